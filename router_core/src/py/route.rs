@@ -1,0 +1,335 @@
+//! Python view of `route.rs`: `Router`, `Decision` and the small value types they carry.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+
+use super::errors::to_py;
+use crate::breaker::{BreakerStatus, Transition};
+use crate::cache::semantic::SemanticOptions;
+use crate::cache::CachedAnswer;
+use crate::embed::{EmbedderOptions, Variant};
+use crate::route::{Candidate, Decision, RouteRequest, Router, RouterOptions, StageTimings};
+
+#[pyclass(name = "CachedAnswer", module = "router_py._core", frozen, get_all)]
+#[derive(Clone)]
+pub struct PyCachedAnswer {
+    tier: u8,
+    provider: String,
+    model: String,
+    payload: String,
+}
+
+#[pymethods]
+impl PyCachedAnswer {
+    #[new]
+    fn new(tier: u8, provider: String, model: String, payload: String) -> Self {
+        Self { tier, provider, model, payload }
+    }
+}
+
+impl From<CachedAnswer> for PyCachedAnswer {
+    fn from(a: CachedAnswer) -> Self {
+        Self { tier: a.tier, provider: a.provider, model: a.model, payload: a.payload }
+    }
+}
+
+impl From<&PyCachedAnswer> for CachedAnswer {
+    fn from(a: &PyCachedAnswer) -> Self {
+        Self { tier: a.tier, provider: a.provider.clone(), model: a.model.clone(), payload: a.payload.clone() }
+    }
+}
+
+#[pyclass(name = "Candidate", module = "router_py._core", frozen, get_all)]
+pub struct PyCandidate {
+    tier: u8,
+    provider: String,
+    model: String,
+    region: String,
+}
+
+impl From<&Candidate> for PyCandidate {
+    fn from(c: &Candidate) -> Self {
+        Self { tier: c.tier, provider: c.provider.clone(), model: c.model.clone(), region: c.region.clone() }
+    }
+}
+
+#[pyclass(name = "StageTimings", module = "router_py._core", frozen, get_all)]
+pub struct PyStageTimings {
+    limits_us: u32,
+    exact_cache_us: u32,
+    embed_us: u32,
+    semantic_cache_us: u32,
+    classify_us: u32,
+    policy_us: u32,
+    total_us: u32,
+}
+
+impl From<StageTimings> for PyStageTimings {
+    fn from(s: StageTimings) -> Self {
+        Self {
+            limits_us: s.limits_us,
+            exact_cache_us: s.exact_cache_us,
+            embed_us: s.embed_us,
+            semantic_cache_us: s.semantic_cache_us,
+            classify_us: s.classify_us,
+            policy_us: s.policy_us,
+            total_us: s.total_us,
+        }
+    }
+}
+
+/// A routing decision. The Rust value (with the request's embedding) stays inside so
+/// `Router.cache_put(decision, ...)` needs no second embedding pass.
+#[pyclass(name = "Decision", module = "router_py._core", frozen)]
+pub struct PyDecision {
+    inner: Decision,
+}
+
+#[pymethods]
+impl PyDecision {
+    #[getter]
+    fn tier(&self) -> u8 {
+        self.inner.tier
+    }
+    #[getter]
+    fn provider(&self) -> &str {
+        &self.inner.provider
+    }
+    #[getter]
+    fn model(&self) -> &str {
+        &self.inner.model
+    }
+    #[getter]
+    fn reason(&self) -> String {
+        self.inner.reason.to_string()
+    }
+    #[getter]
+    fn confidence(&self) -> f32 {
+        self.inner.confidence
+    }
+    #[getter]
+    fn scores(&self) -> [f32; 3] {
+        self.inner.scores
+    }
+    #[getter]
+    fn domain(&self) -> &str {
+        &self.inner.domain
+    }
+    #[getter]
+    fn policy_name(&self) -> &str {
+        &self.inner.policy_name
+    }
+    #[getter]
+    fn policy_version(&self) -> u64 {
+        self.inner.policy_version
+    }
+    #[getter]
+    fn estimated_cost_usd(&self) -> f64 {
+        self.inner.estimated_cost_usd
+    }
+    #[getter]
+    fn tier3_cost_usd(&self) -> f64 {
+        self.inner.tier3_cost_usd
+    }
+    #[getter]
+    fn saved_usd(&self) -> f64 {
+        self.inner.saved_usd()
+    }
+    #[getter]
+    fn input_tokens(&self) -> u32 {
+        self.inner.input_tokens
+    }
+    #[getter]
+    fn embedded_tokens(&self) -> u32 {
+        self.inner.embedded_tokens
+    }
+    #[getter]
+    fn candidates(&self) -> Vec<PyCandidate> {
+        self.inner.candidates.iter().map(PyCandidate::from).collect()
+    }
+    #[getter]
+    fn max_escalation_tier(&self) -> u8 {
+        self.inner.max_escalation_tier
+    }
+    #[getter]
+    fn cached(&self) -> Option<PyCachedAnswer> {
+        self.inner.cached.clone().map(PyCachedAnswer::from)
+    }
+    #[getter]
+    fn similarity(&self) -> Option<f32> {
+        self.inner.similarity
+    }
+    #[getter]
+    fn trail(&self) -> Vec<String> {
+        self.inner.trail.clone()
+    }
+    #[getter]
+    fn stages(&self) -> PyStageTimings {
+        self.inner.stages.into()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Decision(tier={}, provider={:?}, reason={:?}, confidence={:.3})",
+            self.inner.tier, self.inner.provider, self.inner.reason.to_string(), self.inner.confidence
+        )
+    }
+}
+
+#[pyclass(name = "BreakerStatus", module = "router_py._core", frozen, get_all)]
+pub struct PyBreakerStatus {
+    provider: String,
+    state: String,
+    since_unix_ms: u64,
+    consecutive_failures: u32,
+}
+
+impl From<BreakerStatus> for PyBreakerStatus {
+    fn from(s: BreakerStatus) -> Self {
+        Self {
+            provider: s.provider,
+            state: s.state.to_string(),
+            since_unix_ms: s.since_unix_ms,
+            consecutive_failures: s.consecutive_failures,
+        }
+    }
+}
+
+#[pyclass(name = "Transition", module = "router_py._core", frozen, get_all)]
+pub struct PyTransition {
+    provider: String,
+    from_state: String,
+    to_state: String,
+}
+
+impl From<Transition> for PyTransition {
+    fn from(t: Transition) -> Self {
+        Self { provider: t.provider, from_state: t.from.to_string(), to_state: t.to.to_string() }
+    }
+}
+
+#[pyclass(name = "PolicyInfo", module = "router_py._core", frozen, get_all)]
+pub struct PyPolicyInfo {
+    name: String,
+    version: u64,
+}
+
+#[pyclass(name = "Router", module = "router_py._core", frozen)]
+pub struct PyRouter {
+    inner: Router,
+}
+
+#[pymethods]
+impl PyRouter {
+    #[new]
+    #[pyo3(signature = (model_dir, *, ort_library=None, variant="default", sessions=2, intra_threads=1,
+        exact_max_entries=100_000, exact_max_bytes=268_435_456, semantic_max_entries_per_tenant=100_000,
+        snapshot_dir=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        model_dir: PathBuf,
+        ort_library: Option<PathBuf>,
+        variant: &str,
+        sessions: usize,
+        intra_threads: usize,
+        exact_max_entries: u64,
+        exact_max_bytes: u64,
+        semantic_max_entries_per_tenant: usize,
+        snapshot_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let variant = parse_variant(variant)?;
+        let opts = RouterOptions {
+            model_dir,
+            ort_library,
+            embedder: EmbedderOptions { variant, sessions, intra_threads },
+            exact_max_entries,
+            exact_max_bytes,
+            semantic: SemanticOptions { max_entries_per_tenant: semantic_max_entries_per_tenant, ..SemanticOptions::default() },
+            snapshot_dir,
+        };
+        let inner = py.detach(|| Router::new(&opts)).map_err(to_py)?;
+        Ok(Self { inner })
+    }
+
+    /// Validate and swap in a config (JSON of the RouterConfig schema); the old one stays on error.
+    fn apply_config(&self, py: Python<'_>, config_json: &str) -> PyResult<PyPolicyInfo> {
+        let compiled = py.detach(|| self.inner.apply_config(config_json)).map_err(to_py)?;
+        Ok(PyPolicyInfo { name: compiled.name().to_string(), version: compiled.version() })
+    }
+
+    fn policy(&self) -> Option<PyPolicyInfo> {
+        self.inner.policy().map(|p| PyPolicyInfo { name: p.name().to_string(), version: p.version() })
+    }
+
+    /// The whole decision runs with the GIL released, so asyncio servers call it from a thread.
+    #[pyo3(signature = (tenant, text, *, user=None, region=None, min_tier=None, max_tier=None))]
+    fn decide(
+        &self,
+        py: Python<'_>,
+        tenant: String,
+        text: String,
+        user: Option<String>,
+        region: Option<String>,
+        min_tier: Option<u8>,
+        max_tier: Option<u8>,
+    ) -> PyResult<PyDecision> {
+        let request = RouteRequest { tenant, user, text, region, min_tier, max_tier };
+        let inner = py.detach(|| self.inner.decide(&request)).map_err(to_py)?;
+        Ok(PyDecision { inner })
+    }
+
+    fn cache_put(&self, py: Python<'_>, decision: &PyDecision, answer: &PyCachedAnswer) -> PyResult<()> {
+        let answer = CachedAnswer::from(answer);
+        py.detach(|| self.inner.cache_put(&decision.inner, answer)).map_err(to_py)
+    }
+
+    fn record_outcome(&self, provider: &str, success: bool) -> Option<PyTransition> {
+        self.inner.record_outcome(provider, success).map(PyTransition::from)
+    }
+
+    fn breaker_states(&self) -> Vec<PyBreakerStatus> {
+        self.inner.breaker_states().into_iter().map(PyBreakerStatus::from).collect()
+    }
+
+    fn breaker_transitions(&self) -> u64 {
+        self.inner.breaker_transitions()
+    }
+
+    fn snapshot(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.snapshot(&dir)).map_err(to_py)
+    }
+
+    fn expire_caches(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.expire_caches())
+    }
+
+    fn domains(&self) -> Vec<String> {
+        self.inner.classifier().metadata().domains.clone()
+    }
+
+    fn embedder_variant(&self) -> String {
+        self.inner.embedder().variant().to_string()
+    }
+}
+
+pub(super) fn parse_variant(name: &str) -> PyResult<Variant> {
+    match name {
+        "default" => Ok(Variant::Default),
+        "fp32" => Ok(Variant::Fp32),
+        "int8" => Ok(Variant::Int8),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!("variant must be default, fp32 or int8, not {other:?}"))),
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRouter>()?;
+    m.add_class::<PyDecision>()?;
+    m.add_class::<PyCachedAnswer>()?;
+    m.add_class::<PyCandidate>()?;
+    m.add_class::<PyStageTimings>()?;
+    m.add_class::<PyBreakerStatus>()?;
+    m.add_class::<PyTransition>()?;
+    m.add_class::<PyPolicyInfo>()?;
+    Ok(())
+}

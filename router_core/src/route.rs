@@ -1,0 +1,442 @@
+//! The request path, top to bottom: limits -> exact cache -> embed -> semantic cache -> classify -> policy -> providers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwapOption;
+
+use crate::breaker::{BreakerBoard, BreakerStatus, Outcome, Transition};
+use crate::cache::exact::{normalize, ExactCache};
+use crate::cache::semantic::{SemanticCache, SemanticOptions};
+use crate::cache::CachedAnswer;
+use crate::classify::{Classification, Classifier};
+use crate::config::ProviderSpec;
+use crate::embed::{Embedder, EmbedderOptions, Variant};
+use crate::error::{CoreError, Result};
+use crate::policy::compile::{compile, parse_config};
+use crate::policy::limiter::Limiter;
+use crate::policy::rules::{allowed_regions, choose_tier, select_providers, PolicyInput, Reason};
+use crate::policy::CompiledPolicy;
+
+/// One routing question. The text is what the classifier and caches see (the service joins the
+/// conversation's messages into it).
+#[derive(Debug, Clone, Default)]
+pub struct RouteRequest {
+    pub tenant: String,
+    pub user: Option<String>,
+    pub text: String,
+    pub region: Option<String>,
+    pub min_tier: Option<u8>,
+    pub max_tier: Option<u8>,
+}
+
+/// Microseconds spent in each stage; zero for stages a cache hit skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimings {
+    pub limits_us: u32,
+    pub exact_cache_us: u32,
+    pub embed_us: u32,
+    pub semantic_cache_us: u32,
+    pub classify_us: u32,
+    pub policy_us: u32,
+    pub total_us: u32,
+}
+
+/// A provider the service may call, in failover order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub tier: u8,
+    pub provider: String,
+    pub model: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub tier: u8,
+    pub provider: String,
+    pub model: String,
+    pub reason: Reason,
+    pub confidence: f32,
+    pub scores: [f32; 3],
+    pub domain: String,
+    pub policy_name: String,
+    pub policy_version: u64,
+    pub estimated_cost_usd: f64,
+    /// What the same tokens would cost on tier 3, the baseline the saving is counted against.
+    pub tier3_cost_usd: f64,
+    pub input_tokens: u32,
+    pub embedded_tokens: u32,
+    /// Failover order within the decided tier (first entry is `provider`).
+    pub candidates: Vec<Candidate>,
+    /// Highest tier a failed acceptance gate may escalate to (cascade depth and tenant caps applied).
+    pub max_escalation_tier: u8,
+    pub cached: Option<CachedAnswer>,
+    pub similarity: Option<f32>,
+    /// Rules applied on the way, for the decision log.
+    pub trail: Vec<String>,
+    pub stages: StageTimings,
+    key: CacheKey,
+}
+
+/// Everything `cache_put` needs to file an accepted answer under this decision's request.
+#[derive(Debug, Clone)]
+struct CacheKey {
+    tenant: String,
+    normalized: String,
+    query: String,
+    policy_version: u64,
+    embedding: Option<Arc<[f32]>>,
+}
+
+impl Decision {
+    pub fn saved_usd(&self) -> f64 {
+        self.tier3_cost_usd - self.estimated_cost_usd
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RouterOptions {
+    pub model_dir: PathBuf,
+    pub ort_library: Option<PathBuf>,
+    pub embedder: EmbedderOptions,
+    pub exact_max_entries: u64,
+    pub exact_max_bytes: u64,
+    pub semantic: SemanticOptions,
+    /// Restore the semantic cache from here at start, so a restarted replica is warm.
+    pub snapshot_dir: Option<PathBuf>,
+}
+
+impl RouterOptions {
+    pub fn new(model_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            model_dir: model_dir.into(),
+            ort_library: None,
+            embedder: EmbedderOptions { variant: Variant::Default, sessions: 2, intra_threads: 1 },
+            exact_max_entries: 100_000,
+            exact_max_bytes: 256 << 20,
+            semantic: SemanticOptions::default(),
+            snapshot_dir: None,
+        }
+    }
+}
+
+pub struct Router {
+    embedder: Embedder,
+    classifier: Classifier,
+    policy: ArcSwapOption<CompiledPolicy>,
+    exact: ExactCache,
+    semantic: SemanticCache,
+    breakers: BreakerBoard,
+    limiter: Limiter,
+}
+
+impl Router {
+    pub fn new(opts: &RouterOptions) -> Result<Self> {
+        crate::onnx::init_runtime(opts.ort_library.as_deref())?;
+        let embedder = Embedder::load(&opts.model_dir.join("embedder"), &opts.embedder)?;
+        let classifier = Classifier::load(&opts.model_dir.join("classifier"), opts.embedder.sessions)?;
+        if classifier.metadata().dim != embedder.dim() {
+            return Err(CoreError::model(&opts.model_dir, "classifier and embedder dimensions differ"));
+        }
+        let semantic = match &opts.snapshot_dir {
+            Some(dir) if dir.exists() => SemanticCache::restore(dir, opts.semantic.clone(), now_ms())?,
+            _ => SemanticCache::new(opts.semantic.clone()),
+        };
+        Ok(Self {
+            embedder,
+            classifier,
+            policy: ArcSwapOption::empty(),
+            exact: ExactCache::new(opts.exact_max_entries, opts.exact_max_bytes),
+            semantic,
+            breakers: BreakerBoard::default(),
+            limiter: Limiter::default(),
+        })
+    }
+
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
+    /// Validate `json` completely, then swap it in atomically; on error the live policy stays.
+    pub fn apply_config(&self, json: &str) -> Result<Arc<CompiledPolicy>> {
+        let config = parse_config(json)?;
+        let domains: Vec<&str> = self.classifier.metadata().domains.iter().map(String::as_str).collect();
+        let compiled = Arc::new(compile(config, &domains)?);
+        self.breakers.reconcile(&compiled);
+        self.limiter.reconcile(&compiled);
+        self.policy.store(Some(Arc::clone(&compiled)));
+        Ok(compiled)
+    }
+
+    pub fn policy(&self) -> Option<Arc<CompiledPolicy>> {
+        self.policy.load_full()
+    }
+
+    pub fn decide(&self, request: &RouteRequest) -> Result<Decision> {
+        let started = Instant::now();
+        validate(request)?;
+        let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
+        let mut stages = StageTimings::default();
+        let now = Instant::now();
+        self.limiter.check_tenant(&policy, &request.tenant, now)?;
+        stages.limits_us = micros(started);
+        let mut decision = self.decide_with(&policy, request, &mut stages)?;
+        stages.total_us = micros(started);
+        decision.stages = stages;
+        Ok(decision)
+    }
+
+    fn decide_with(&self, policy: &CompiledPolicy, request: &RouteRequest, stages: &mut StageTimings) -> Result<Decision> {
+        let spec = &policy.config().policy;
+        let mut key = CacheKey {
+            tenant: request.tenant.clone(),
+            normalized: normalize(&request.text),
+            query: request.text.clone(),
+            policy_version: policy.version(),
+            embedding: None,
+        };
+        let stage = Instant::now();
+        if spec.cache.exact.enabled {
+            if let Some(answer) = self.exact.get(&key.tenant, key.policy_version, &key.normalized) {
+                stages.exact_cache_us = micros(stage);
+                let tokens = estimate_tokens(&request.text);
+                return Ok(cache_hit(policy, answer, Reason::CacheExact, None, tokens, 0, key));
+            }
+        }
+        stages.exact_cache_us = micros(stage);
+
+        let stage = Instant::now();
+        let embedding = self.embedder.embed(&request.text, spec.classifier.max_tokens as usize)?;
+        stages.embed_us = micros(stage);
+        let vector: Arc<[f32]> = embedding.vector.into();
+        key.embedding = Some(Arc::clone(&vector));
+        let tokens = u32::try_from(embedding.total_tokens).unwrap_or(u32::MAX);
+        let embedded = u32::try_from(embedding.embedded_tokens).unwrap_or(u32::MAX);
+
+        let stage = Instant::now();
+        if spec.cache.semantic.enabled {
+            let threshold = spec.cache.semantic.similarity_threshold;
+            if let Some(hit) = self.semantic.lookup(&request.tenant, &vector, &request.text, threshold, now_ms()) {
+                stages.semantic_cache_us = micros(stage);
+                return Ok(cache_hit(policy, hit.answer, Reason::CacheSemantic, Some(hit.similarity), tokens, embedded, key));
+            }
+        }
+        stages.semantic_cache_us = micros(stage);
+
+        let stage = Instant::now();
+        let class = self.classifier.classify(&vector)?;
+        stages.classify_us = micros(stage);
+
+        let stage = Instant::now();
+        let decision = self.apply_policy(policy, request, class, tokens, embedded, key)?;
+        stages.policy_us = micros(stage);
+        Ok(decision)
+    }
+
+    fn apply_policy(
+        &self,
+        policy: &CompiledPolicy,
+        request: &RouteRequest,
+        class: Classification,
+        tokens: u32,
+        embedded: u32,
+        key: CacheKey,
+    ) -> Result<Decision> {
+        let input = PolicyInput {
+            tenant: &request.tenant,
+            user: request.user.as_deref(),
+            region: request.region.as_deref(),
+            min_tier: request.min_tier,
+            max_tier: request.max_tier,
+            scores: class.scores,
+            confidence: class.confidence,
+            domain: &class.domain,
+        };
+        let mut choice = choose_tier(policy, &input);
+        let now = Instant::now();
+        if choice.tier == 3 {
+            if let Some(rule) = self.limiter.check_tier3(policy, &request.tenant, now)? {
+                choice.trail.push(format!("limit:{rule} downgraded 3->2"));
+                choice.tier = 2;
+                choice.reason = Reason::Limit(rule);
+            }
+        }
+        let regions = allowed_regions(policy, &request.tenant, request.region.as_deref());
+        let selection = select_providers(policy, choice.tier, regions, &self.breakers, now)?;
+        if selection.tier != choice.tier {
+            choice.trail.push(format!("no healthy provider in tier {}, moved up to {}", choice.tier, selection.tier));
+        }
+        let first = selection
+            .providers
+            .first()
+            .ok_or_else(|| CoreError::NoProvider { message: format!("tier {} has no candidate", selection.tier) })?;
+        let expected_output = policy.config().policy.expected_output_tokens;
+        let estimated = cost(first, tokens, expected_output);
+        let tier3 = tier3_cost(policy, tokens, expected_output);
+        Ok(Decision {
+            tier: selection.tier,
+            provider: first.name.clone(),
+            model: first.model.clone(),
+            reason: choice.reason,
+            confidence: class.confidence,
+            scores: class.scores,
+            domain: class.domain,
+            policy_name: policy.name().to_string(),
+            policy_version: policy.version(),
+            estimated_cost_usd: estimated,
+            tier3_cost_usd: tier3,
+            input_tokens: tokens,
+            embedded_tokens: embedded,
+            candidates: selection.providers.iter().map(|p| candidate(selection.tier, p)).collect(),
+            max_escalation_tier: max_escalation_tier(policy, &input, selection.tier),
+            cached: None,
+            similarity: None,
+            trail: choice.trail,
+            stages: StageTimings::default(),
+            key,
+        })
+    }
+
+    /// File an answer the service accepted for this decision in both caches.
+    pub fn cache_put(&self, decision: &Decision, answer: CachedAnswer) -> Result<()> {
+        let Some(policy) = self.policy.load_full() else { return Err(CoreError::NotConfigured) };
+        let spec = &policy.config().policy.cache;
+        let key = &decision.key;
+        if spec.exact.enabled {
+            let ttl = Duration::from_secs(spec.exact.ttl_seconds);
+            self.exact.put(&key.tenant, key.policy_version, &key.normalized, answer.clone(), ttl);
+        }
+        if let (true, Some(vector)) = (spec.semantic.enabled, &key.embedding) {
+            let ttl = Duration::from_secs(spec.semantic.ttl_seconds);
+            self.semantic.insert(&key.tenant, vector, &key.query, answer, ttl, now_ms())?;
+        }
+        Ok(())
+    }
+
+    /// Feed a provider call's outcome to its breaker; returns the state change, if any, to log.
+    pub fn record_outcome(&self, provider: &str, success: bool) -> Option<Transition> {
+        let outcome = if success { Outcome::Success } else { Outcome::Failure };
+        self.breakers.record(provider, outcome, Instant::now())
+    }
+
+    pub fn breaker_states(&self) -> Vec<BreakerStatus> {
+        self.breakers.states(Instant::now())
+    }
+
+    pub fn breaker_transitions(&self) -> u64 {
+        self.breakers.transitions_total()
+    }
+
+    pub fn snapshot(&self, dir: &Path) -> Result<()> {
+        self.semantic.snapshot(dir)
+    }
+
+    pub fn expire_caches(&self) -> usize {
+        self.semantic.expire(now_ms())
+    }
+
+    pub fn exact_cache(&self) -> &ExactCache {
+        &self.exact
+    }
+
+    pub fn semantic_cache(&self) -> &SemanticCache {
+        &self.semantic
+    }
+}
+
+fn validate(request: &RouteRequest) -> Result<()> {
+    let invalid = |field: &str, message: &str| CoreError::InvalidRequest { field: field.into(), message: message.into() };
+    if request.tenant.trim().is_empty() {
+        return Err(invalid("tenant", "must not be empty"));
+    }
+    if request.text.trim().is_empty() {
+        return Err(invalid("text", "must not be empty"));
+    }
+    for (field, hint) in [("min_tier", request.min_tier), ("max_tier", request.max_tier)] {
+        if hint.is_some_and(|t| !(1..=3).contains(&t)) {
+            return Err(invalid(field, "must be 1, 2 or 3"));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (request.min_tier, request.max_tier) {
+        if lo > hi {
+            return Err(invalid("min_tier", "must not exceed max_tier"));
+        }
+    }
+    Ok(())
+}
+
+fn cache_hit(
+    policy: &CompiledPolicy,
+    answer: CachedAnswer,
+    reason: Reason,
+    similarity: Option<f32>,
+    tokens: u32,
+    embedded: u32,
+    key: CacheKey,
+) -> Decision {
+    let expected_output = policy.config().policy.expected_output_tokens;
+    let mut scores = [0.0; 3];
+    if let Some(slot) = scores.get_mut(usize::from(answer.tier.clamp(1, 3)) - 1) {
+        *slot = 1.0;
+    }
+    Decision {
+        tier: answer.tier,
+        provider: answer.provider.clone(),
+        model: answer.model.clone(),
+        reason,
+        confidence: similarity.unwrap_or(1.0),
+        scores,
+        domain: String::new(),
+        policy_name: policy.name().to_string(),
+        policy_version: policy.version(),
+        estimated_cost_usd: 0.0,
+        tier3_cost_usd: tier3_cost(policy, tokens, expected_output),
+        input_tokens: tokens,
+        embedded_tokens: embedded,
+        candidates: Vec::new(),
+        max_escalation_tier: answer.tier,
+        cached: Some(answer),
+        similarity,
+        trail: Vec::new(),
+        stages: StageTimings::default(),
+        key,
+    }
+}
+
+fn candidate(tier: u8, provider: &ProviderSpec) -> Candidate {
+    Candidate { tier, provider: provider.name.clone(), model: provider.model.clone(), region: provider.region.clone() }
+}
+
+fn cost(provider: &ProviderSpec, input_tokens: u32, output_tokens: u32) -> f64 {
+    (f64::from(input_tokens) * provider.price_input_per_mtok + f64::from(output_tokens) * provider.price_output_per_mtok) / 1e6
+}
+
+/// The saving is counted against the first tier-3 provider: what "always use the best model" costs.
+fn tier3_cost(policy: &CompiledPolicy, input_tokens: u32, output_tokens: u32) -> f64 {
+    policy.tier(3).providers.first().map_or(0.0, |p| cost(p, input_tokens, output_tokens))
+}
+
+fn max_escalation_tier(policy: &CompiledPolicy, input: &PolicyInput<'_>, tier: u8) -> u8 {
+    let depth = policy.config().policy.cascade.max_depth;
+    let cap = crate::policy::rules::tier_cap(policy, input);
+    tier.saturating_add(depth).min(cap).max(tier)
+}
+
+/// Cache hits skip tokenisation; four characters a token is the usual English estimate.
+fn estimate_tokens(text: &str) -> u32 {
+    u32::try_from(text.chars().count().div_ceil(4)).unwrap_or(u32::MAX)
+}
+
+fn micros(since: Instant) -> u32 {
+    u32::try_from(since.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,125 @@
+"""`llm-router` command line: each subcommand exits non-zero with a one-line error on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from router_py import _core
+from router_py.config.manifests import ManifestError, embedded_default_dir, load_config
+from router_py.routing.engine import RoutingEngine
+from router_py.routing.request import DecisionRecord, RouteRequest
+from router_py.runtime import RuntimeSetupError, model_dir, ort_library
+
+EXPECTED_ERRORS = (
+    ManifestError,
+    RuntimeSetupError,
+    ValidationError,
+    _core.RouterError,
+    OSError,
+    ValueError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except EXPECTED_ERRORS as err:
+        print(f"llm-router {args.command}: {_one_line(err)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-router", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    route = sub.add_parser("route", help="one routing decision, printed")
+    route.add_argument("text")
+    route.add_argument("--tenant", default="default")
+    route.add_argument("--user")
+    route.add_argument("--region")
+    route.add_argument("--min-tier", type=int)
+    route.add_argument("--max-tier", type=int)
+    route.add_argument("--config", type=Path, help="manifest file or folder (default: the embedded default)")
+    route.add_argument("--json", action="store_true", help="print the decision as JSON")
+    route.set_defaults(handler=_route)
+
+    train = sub.add_parser("train", help="train the classifier head from labelled JSONL")
+    train.add_argument("file", type=Path)
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(handler=_train)
+
+    from router_py.eval.cli import add_eval_commands
+
+    add_eval_commands(sub)
+    return parser
+
+
+def load_engine(config: Path | None, **kwargs: object) -> RoutingEngine:
+    """An engine with `config` (or the embedded default manifests) applied."""
+    engine = RoutingEngine.load(**kwargs)  # type: ignore[arg-type]
+    engine.apply(load_config(config or embedded_default_dir()))
+    return engine
+
+
+def _route(args: argparse.Namespace) -> int:
+    request = RouteRequest(
+        tenant=args.tenant,
+        text=args.text,
+        user=args.user,
+        region=args.region,
+        min_tier=args.min_tier,
+        max_tier=args.max_tier,
+    )
+    engine = load_engine(args.config, sessions=1)
+    record = DecisionRecord.from_core(engine.decide(request))
+    if args.json:
+        print(record.model_dump_json(indent=2))
+    else:
+        print(
+            f"tier {record.tier} -> {record.provider} ({record.model}) reason={record.reason} "
+            f"confidence={record.confidence:.2f} domain={record.domain} "
+            f"est=${record.estimated_cost_usd:.6f} saved=${record.saved_usd:.6f} "
+            f"in {record.latency_ms.total:.2f} ms"
+        )
+    return 0
+
+
+def core_embed_fn(models: Path) -> Callable[[Sequence[str]], np.ndarray]:
+    """The Rust embedder as a batch function, so training sees exactly what routing sees."""
+    embedder = _core.Embedder(models / "embedder", ort_library=ort_library(), sessions=1, intra_threads=2)
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        raw = embedder.embed_batch(list(texts), 128, 64)
+        return np.frombuffer(raw, dtype="<f4").reshape(len(texts), embedder.dim)
+
+    return embed
+
+
+def _train(args: argparse.Namespace) -> int:
+    from router_py.train.dataset import load_golden
+    from router_py.train.train import train_head
+
+    items = load_golden(args.file)
+    # Training needs only the embedder: the classifier is what it builds.
+    models = model_dir(required=("embedder/manifest.json",))
+    report = train_head(items, core_embed_fn(models), args.out, seed=args.seed)
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The Rust core through its Python binding: config swaps, caches, breakers, errors, GIL release."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router_py import _core
+from router_py.config.schema import RouterConfig
+from router_py.routing.engine import RoutingEngine
+from router_py.routing.request import DecisionRecord, RouteRequest
+from router_py.runtime import model_dir, ort_library
+
+
+def patched(config: RouterConfig, patch: dict[str, Any]) -> RouterConfig:
+    """`config` with `patch` deep-merged into its camelCase JSON form."""
+
+    def merge(base: Any, change: Any) -> Any:
+        if isinstance(base, dict) and isinstance(change, dict):
+            return {k: merge(base.get(k), change[k]) if k in change else v for k, v in {**base, **change}.items()}
+        return change
+
+    return RouterConfig.model_validate(merge(config.model_dump(by_alias=True, mode="json"), patch))
+
+
+def answer(tier: int, text: str) -> _core.CachedAnswer:
+    return _core.CachedAnswer(tier, "sim-fast-a", "sim-fast", text)
+
+
+def ask(engine: RoutingEngine, text: str, tenant: str = "acme") -> _core.Decision:
+    return engine.decide(RouteRequest(tenant=tenant, text=text))
+
+
+def test_decision_carries_every_design_field(engine: RoutingEngine) -> None:
+    record = DecisionRecord.from_core(ask(engine, "How do I reset my password?"))
+    assert record.reason in {"classifier", "escalated"} or record.reason.startswith(("override:", "limit:"))
+    assert record.tier in (1, 2, 3)
+    assert record.provider and record.model
+    assert len(record.scores) == 3 and abs(sum(record.scores) - 1) < 1e-4
+    assert 0 < record.confidence <= 1
+    assert record.policy_name == "default" and record.policy_version > 0
+    assert record.tier3_cost_usd >= record.estimated_cost_usd > 0
+    assert record.saved_usd == pytest.approx(record.tier3_cost_usd - record.estimated_cost_usd)
+    assert record.latency_ms.total >= record.latency_ms.embed > 0
+    assert record.candidates[0].provider == record.provider
+
+
+def test_easy_and_hard_queries_route_apart(engine: RoutingEngine) -> None:
+    easy = ask(engine, "How do I reset my password?")
+    hard = ask(engine, "Prove that there are infinitely many primes p such that p + 2 is also prime, or explain why this is open, and sketch the best known partial results with their proof techniques.")
+    assert easy.tier < hard.tier
+
+
+def test_invalid_config_is_refused_and_old_one_stays_live(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    live = engine.core.policy()
+    assert live is not None
+    bad = patched(default_config, {"policy": {"version": 999, "overrides": {"domains": [{"name": "x", "domain": "astrology", "minTier": 3}]}}})
+    with pytest.raises(_core.InvalidConfigError, match="astrology"):
+        engine.apply(bad)
+    with pytest.raises(_core.InvalidConfigError):
+        engine.core.apply_config('{"policy": {"name": "p", "version": 1}, "tiers": [], "typo": 1}')
+    still = engine.core.policy()
+    assert still is not None and (still.name, still.version) == (live.name, live.version)
+    assert ask(engine, "hello there").policy_version == live.version
+
+
+def test_exact_cache_hits_only_for_the_same_tenant(engine: RoutingEngine) -> None:
+    first = ask(engine, "What are your opening hours?", tenant="acme")
+    engine.core.cache_put(first, answer(first.tier, "9 to 5"))
+    again = ask(engine, "  what are your OPENING hours?  ", tenant="acme")
+    assert again.reason == "cache_exact" and again.cached is not None and again.cached.payload == "9 to 5"
+    other = ask(engine, "What are your opening hours?", tenant="globex")
+    assert other.cached is None and other.reason != "cache_exact"
+
+
+def test_semantic_cache_hits_paraphrases_only_for_the_same_tenant(engine: RoutingEngine) -> None:
+    first = ask(engine, "How do I reset my password?", tenant="acme")
+    engine.core.cache_put(first, answer(first.tier, "Use the reset link."))
+    para = ask(engine, "How can I reset my password?", tenant="acme")
+    assert para.reason == "cache_semantic" and para.similarity is not None and para.similarity >= 0.9
+    assert ask(engine, "How can I reset my password?", tenant="globex").cached is None
+
+
+def test_semantic_cache_refuses_negated_near_miss(engine: RoutingEngine) -> None:
+    first = ask(engine, "How do I cancel my subscription?", tenant="acme")
+    engine.core.cache_put(first, answer(first.tier, "Go to billing and press cancel."))
+    negated = ask(engine, "How do I not cancel my subscription?", tenant="acme")
+    assert negated.cached is None
+
+
+def test_cached_answers_expire_after_their_ttl(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    short = patched(default_config, {"policy": {"cache": {"exact": {"ttlSeconds": 1}, "semantic": {"ttlSeconds": 1}}}})
+    engine.apply(short)
+    first = ask(engine, "Where is my parcel?")
+    engine.core.cache_put(first, answer(first.tier, "On its way"))
+    assert ask(engine, "Where is my parcel?").reason == "cache_exact"
+    time.sleep(1.2)
+    late = ask(engine, "Where is my parcel?")
+    assert late.cached is None
+
+
+def test_policy_version_change_invalidates_exact_hits(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    first = ask(engine, "Where is my parcel?")
+    engine.core.cache_put(first, answer(first.tier, "On its way"))
+    engine.apply(patched(default_config, {"policy": {"version": default_config.policy.version + 1, "cache": {"semantic": {"enabled": False}}}}))
+    assert ask(engine, "Where is my parcel?").reason != "cache_exact"
+
+
+def test_semantic_snapshot_restores_a_warm_replica(models: Path, default_config: RouterConfig, tmp_path: Path) -> None:
+    engine = RoutingEngine.load(models, sessions=1)
+    engine.apply(default_config)
+    first = ask(engine, "How do I change my billing address?")
+    engine.core.cache_put(first, answer(first.tier, "Settings > Billing"))
+    engine.core.snapshot(tmp_path / "snap")
+
+    restarted = RoutingEngine.load(models, sessions=1, snapshot_dir=tmp_path / "snap")
+    restarted.apply(default_config)
+    hit = ask(restarted, "How can I change my billing address?")
+    assert hit.reason == "cache_semantic" and hit.cached is not None and hit.cached.payload == "Settings > Billing"
+
+
+def test_corrupt_snapshot_is_a_clear_error(engine: RoutingEngine, models: Path, tmp_path: Path) -> None:
+    first = ask(engine, "How do I change my billing address?")
+    engine.core.cache_put(first, answer(first.tier, "Settings > Billing"))
+    engine.core.snapshot(tmp_path / "snap")
+    files = [f for f in (tmp_path / "snap").rglob("*") if f.is_file()]
+    assert files
+    for f in files:
+        f.write_bytes(b"garbage")
+    with pytest.raises(_core.SnapshotError):
+        RoutingEngine.load(models, sessions=1, snapshot_dir=tmp_path / "snap")
+
+
+def test_breaker_opens_after_failures_and_traffic_fails_over(engine: RoutingEngine) -> None:
+    text = "What time is it in Paris?"
+    decision = ask(engine, text)
+    provider = decision.provider
+    transitions = [engine.core.record_outcome(provider, False) for _ in range(10)]
+    opened = [t for t in transitions if t is not None]
+    assert opened and opened[0].to_state == "open"
+    states = {s.provider: s.state for s in engine.core.breaker_states()}
+    assert states[provider] == "open"
+    after = ask(engine, text + " Thanks.")
+    assert provider not in {c.provider for c in after.candidates}
+    assert after.tier >= decision.tier
+
+
+def test_request_errors_map_to_their_classes(engine: RoutingEngine) -> None:
+    with pytest.raises(_core.InvalidRequestError, match="text"):
+        engine.core.decide("acme", "   ")
+    with pytest.raises(_core.InvalidRequestError, match="min_tier"):
+        engine.core.decide("acme", "hi", min_tier=3, max_tier=1)
+    fresh = _core.Router(model_dir(), ort_library=ort_library(), sessions=1)
+    with pytest.raises(_core.NotConfiguredError):
+        fresh.decide("acme", "hi")
+
+
+def test_tenant_rate_limit_raises_with_retry_after(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    engine.apply(patched(default_config, {"policy": {"limits": {"tenants": [{"name": "tiny", "tenant": "*", "requestsPerSecond": 0.5, "burst": 2}]}}}))
+    ask(engine, "one")
+    ask(engine, "two")
+    with pytest.raises(_core.RateLimitedError) as caught:
+        ask(engine, "three")
+    message, rule, retry_after = caught.value.args
+    assert rule == "tiny" and 0 < retry_after <= 2.0
+    ask(engine, "other tenant is unaffected", tenant="globex")
+
+
+def test_decide_releases_the_gil(engine: RoutingEngine) -> None:
+    """While two threads decide in a loop, the main thread keeps running Python."""
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            ask(engine, "Summarise the attached meeting notes in three bullet points.")
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for w in workers:
+        w.start()
+    ticks = 0
+    deadline = time.perf_counter() + 0.5
+    while time.perf_counter() < deadline:
+        ticks += 1
+    stop.set()
+    for w in workers:
+        w.join()
+    assert ticks > 100_000
+
+
+def test_decide_async_does_not_block_the_event_loop(engine: RoutingEngine) -> None:
+    async def scenario() -> int:
+        beats = 0
+
+        async def heartbeat() -> None:
+            nonlocal beats
+            while True:
+                beats += 1
+                await asyncio.sleep(0.001)
+
+        task = asyncio.create_task(heartbeat())
+        await asyncio.gather(*(engine.decide_async(RouteRequest(tenant="acme", text=f"question number {i}")) for i in range(20)))
+        task.cancel()
+        return beats
+
+    assert asyncio.run(scenario()) >= 5
