@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(handler=_train)
 
+    demo = sub.add_parser("demo", help="route a mixed workload on the embedded default and print the savings")
+    demo.set_defaults(handler=lambda _args: _demo())
+
     from router_py.eval.cli import add_eval_commands
 
     add_eval_commands(sub)
@@ -96,6 +99,12 @@ def _route(args: argparse.Namespace) -> int:
             f"in {record.latency_ms.total:.2f} ms"
         )
     return 0
+
+
+def _demo() -> int:
+    from router_py.demo import main as demo_main
+
+    return demo_main()
 
 
 def core_embed_fn(models: Path) -> Callable[[Sequence[str]], np.ndarray]:

@@ -11,5 +11,8 @@ pub mod embed;
 pub mod error;
 pub mod onnx;
 pub mod policy;
+#[cfg(feature = "python")]
+mod py;
+pub mod route;
 
 pub use error::{CoreError, Result};

@@ -11,13 +11,12 @@ use crate::cache::exact::{normalize, ExactCache};
 use crate::cache::semantic::{SemanticCache, SemanticOptions};
 use crate::cache::CachedAnswer;
 use crate::classify::{Classification, Classifier};
-use crate::config::ProviderSpec;
 use crate::embed::{Embedder, EmbedderOptions, Variant};
 use crate::error::{CoreError, Result};
-use crate::policy::compile::{compile, parse_config};
-use crate::policy::limiter::Limiter;
-use crate::policy::rules::{allowed_regions, choose_tier, select_providers, PolicyInput, Reason};
-use crate::policy::CompiledPolicy;
+use crate::policy::{
+    allowed_regions, choose_tier, compile, parse_config, select_providers, tier_cap, CompiledPolicy, CompiledProvider, Limiter,
+    PolicyInput, Reason,
+};
 
 /// One routing question. The text is what the classifier and caches see (the service joins the
 /// conversation's messages into it).
@@ -150,8 +149,8 @@ impl Router {
             policy: ArcSwapOption::empty(),
             exact: ExactCache::new(opts.exact_max_entries, opts.exact_max_bytes),
             semantic,
-            breakers: BreakerBoard::default(),
-            limiter: Limiter::default(),
+            breakers: BreakerBoard::new(),
+            limiter: Limiter::new(),
         })
     }
 
@@ -168,8 +167,7 @@ impl Router {
         let config = parse_config(json)?;
         let domains: Vec<&str> = self.classifier.metadata().domains.iter().map(String::as_str).collect();
         let compiled = Arc::new(compile(config, &domains)?);
-        self.breakers.reconcile(&compiled);
-        self.limiter.reconcile(&compiled);
+        self.breakers.reconcile(&compiled, Instant::now());
         self.policy.store(Some(Arc::clone(&compiled)));
         Ok(compiled)
     }
@@ -258,17 +256,10 @@ impl Router {
             confidence: class.confidence,
             domain: &class.domain,
         };
-        let mut choice = choose_tier(policy, &input);
         let now = Instant::now();
-        if choice.tier == 3 {
-            if let Some(rule) = self.limiter.check_tier3(policy, &request.tenant, now)? {
-                choice.trail.push(format!("limit:{rule} downgraded 3->2"));
-                choice.tier = 2;
-                choice.reason = Reason::Limit(rule);
-            }
-        }
+        let mut choice = self.limiter.limit_tier(policy, &request.tenant, choose_tier(policy, &input), now)?;
         let regions = allowed_regions(policy, &request.tenant, request.region.as_deref());
-        let selection = select_providers(policy, choice.tier, regions, &self.breakers, now)?;
+        let selection = select_providers(policy, choice.tier, regions.as_ref(), &self.breakers, now)?;
         if selection.tier != choice.tier {
             choice.trail.push(format!("no healthy provider in tier {}, moved up to {}", choice.tier, selection.tier));
         }
@@ -276,17 +267,18 @@ impl Router {
             .providers
             .first()
             .ok_or_else(|| CoreError::NoProvider { message: format!("tier {} has no candidate", selection.tier) })?;
-        let expected_output = policy.config().policy.expected_output_tokens;
-        let estimated = cost(first, tokens, expected_output);
-        let tier3 = tier3_cost(policy, tokens, expected_output);
+        let expected_output = u64::from(policy.config().policy.expected_output_tokens);
+        let estimated = first.price.cost(u64::from(tokens), expected_output);
+        let tier3 = tier3_cost(policy, tokens);
+        let escalation_cap = max_escalation_tier(policy, &input, selection.tier);
         Ok(Decision {
             tier: selection.tier,
-            provider: first.name.clone(),
-            model: first.model.clone(),
+            provider: first.spec.name.clone(),
+            model: first.spec.model.clone(),
             reason: choice.reason,
             confidence: class.confidence,
             scores: class.scores,
-            domain: class.domain,
+            domain: class.domain.clone(),
             policy_name: policy.name().to_string(),
             policy_version: policy.version(),
             estimated_cost_usd: estimated,
@@ -294,7 +286,7 @@ impl Router {
             input_tokens: tokens,
             embedded_tokens: embedded,
             candidates: selection.providers.iter().map(|p| candidate(selection.tier, p)).collect(),
-            max_escalation_tier: max_escalation_tier(policy, &input, selection.tier),
+            max_escalation_tier: escalation_cap,
             cached: None,
             similarity: None,
             trail: choice.trail,
@@ -380,7 +372,6 @@ fn cache_hit(
     embedded: u32,
     key: CacheKey,
 ) -> Decision {
-    let expected_output = policy.config().policy.expected_output_tokens;
     let mut scores = [0.0; 3];
     if let Some(slot) = scores.get_mut(usize::from(answer.tier.clamp(1, 3)) - 1) {
         *slot = 1.0;
@@ -396,7 +387,7 @@ fn cache_hit(
         policy_name: policy.name().to_string(),
         policy_version: policy.version(),
         estimated_cost_usd: 0.0,
-        tier3_cost_usd: tier3_cost(policy, tokens, expected_output),
+        tier3_cost_usd: tier3_cost(policy, tokens),
         input_tokens: tokens,
         embedded_tokens: embedded,
         candidates: Vec::new(),
@@ -409,22 +400,20 @@ fn cache_hit(
     }
 }
 
-fn candidate(tier: u8, provider: &ProviderSpec) -> Candidate {
-    Candidate { tier, provider: provider.name.clone(), model: provider.model.clone(), region: provider.region.clone() }
-}
-
-fn cost(provider: &ProviderSpec, input_tokens: u32, output_tokens: u32) -> f64 {
-    (f64::from(input_tokens) * provider.price_input_per_mtok + f64::from(output_tokens) * provider.price_output_per_mtok) / 1e6
+fn candidate(tier: u8, provider: &CompiledProvider) -> Candidate {
+    let spec = &provider.spec;
+    Candidate { tier, provider: spec.name.clone(), model: spec.model.clone(), region: spec.region.clone() }
 }
 
 /// The saving is counted against the first tier-3 provider: what "always use the best model" costs.
-fn tier3_cost(policy: &CompiledPolicy, input_tokens: u32, output_tokens: u32) -> f64 {
-    policy.tier(3).providers.first().map_or(0.0, |p| cost(p, input_tokens, output_tokens))
+fn tier3_cost(policy: &CompiledPolicy, input_tokens: u32) -> f64 {
+    let expected_output = u64::from(policy.config().policy.expected_output_tokens);
+    policy.tier(3).price().cost(u64::from(input_tokens), expected_output)
 }
 
 fn max_escalation_tier(policy: &CompiledPolicy, input: &PolicyInput<'_>, tier: u8) -> u8 {
     let depth = policy.config().policy.cascade.max_depth;
-    let cap = crate::policy::rules::tier_cap(policy, input);
+    let cap = tier_cap(policy, input);
     tier.saturating_add(depth).min(cap).max(tier)
 }
 
@@ -435,6 +424,11 @@ fn estimate_tokens(text: &str) -> u32 {
 
 fn micros(since: Instant) -> u32 {
     u32::try_from(since.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
+/// Wall-clock time of a monotonic instant in the past, for status reports.
+pub fn unix_ms_of(instant: Instant) -> u64 {
+    now_ms().saturating_sub(u64::try_from(instant.elapsed().as_millis()).unwrap_or(u64::MAX))
 }
 
 fn now_ms() -> u64 {

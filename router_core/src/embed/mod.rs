@@ -99,12 +99,13 @@ impl Embedder {
     }
 
     /// Token ids for `text`, keeping head and tail when it exceeds `max_tokens`, plus the
-    /// token count before truncation.
+    /// token count of the whole text (extrapolated from the kept characters when a huge text was
+    /// cut before tokenising; it prices the request, so it must not shrink with the cut).
     pub fn encode(&self, text: &str, max_tokens: usize) -> Result<(Vec<i64>, usize)> {
         let bounded = pre_truncate_chars(text, max_tokens);
-        let encoding = self.tokenizer.encode(bounded, true).map_err(|e| CoreError::inference("tokenize", e))?;
+        let encoding = self.tokenizer.encode(bounded.as_ref(), true).map_err(|e| CoreError::inference("tokenize", e))?;
         let ids: Vec<i64> = encoding.get_ids().iter().map(|&id| i64::from(id)).collect();
-        let total = ids.len();
+        let total = extrapolate_tokens(ids.len(), bounded.len(), text.len());
         Ok((head_tail(ids, max_tokens), total))
     }
 
@@ -156,6 +157,14 @@ impl Embedder {
         }
         Ok(flat.chunks(self.dim).map(<[f32]>::to_vec).collect())
     }
+}
+
+fn extrapolate_tokens(tokens: usize, kept_bytes: usize, total_bytes: usize) -> usize {
+    if kept_bytes >= total_bytes || kept_bytes == 0 {
+        return tokens;
+    }
+    let scaled = tokens as f64 * total_bytes as f64 / kept_bytes as f64;
+    scaled.ceil() as usize
 }
 
 fn pad(rows: &[Vec<i64>], seq: usize) -> (Vec<i64>, Vec<i64>) {

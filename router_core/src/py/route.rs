@@ -189,7 +189,7 @@ impl From<BreakerStatus> for PyBreakerStatus {
         Self {
             provider: s.provider,
             state: s.state.to_string(),
-            since_unix_ms: s.since_unix_ms,
+            since_unix_ms: crate::route::unix_ms_of(s.since),
             consecutive_failures: s.consecutive_failures,
         }
     }
@@ -306,6 +306,11 @@ impl PyRouter {
 
     fn domains(&self) -> Vec<String> {
         self.inner.classifier().metadata().domains.clone()
+    }
+
+    /// Tokens the router counts for `text` (what decisions price).
+    fn count_tokens(&self, py: Python<'_>, text: &str) -> PyResult<usize> {
+        py.detach(|| self.inner.embedder().encode(text, 128)).map(|(_, total)| total).map_err(to_py)
     }
 
     fn embedder_variant(&self) -> String {
