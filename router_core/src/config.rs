@@ -4,10 +4,11 @@
 //! Unknown fields are refused: a typo must fail loudly, not silently fall back to a default.
 //! Validation into the form the hot path uses lives in `policy::compile`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One complete router configuration: a policy and the provider tiers it routes to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RouterConfig {
     pub policy: PolicySpec,
@@ -15,7 +16,7 @@ pub struct RouterConfig {
 }
 
 /// `RoutingPolicy.spec` plus the name/version the config source stamps on it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicySpec {
     pub name: String,
@@ -39,7 +40,7 @@ pub struct PolicySpec {
     pub log_prompts: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClassifierSpec {
     /// Cheapest tier `t` whose risk of being too weak, P(ideal tier > t), is at most this.
@@ -53,7 +54,7 @@ pub struct ClassifierSpec {
     pub max_tokens: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CacheSpec {
     #[serde(default)]
@@ -62,7 +63,7 @@ pub struct CacheSpec {
     pub semantic: SemanticCacheSpec,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExactCacheSpec {
     #[serde(default = "default_true")]
@@ -71,7 +72,7 @@ pub struct ExactCacheSpec {
     pub ttl_seconds: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SemanticCacheSpec {
     #[serde(default = "default_true")]
@@ -83,7 +84,7 @@ pub struct SemanticCacheSpec {
     pub similarity_threshold: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OverridesSpec {
     #[serde(default)]
@@ -97,7 +98,7 @@ pub struct OverridesSpec {
 }
 
 /// Requests the classifier assigns to `domain` get at least `min_tier`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DomainOverride {
     pub name: String,
@@ -105,7 +106,7 @@ pub struct DomainOverride {
     pub min_tier: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TenantOverride {
     pub name: String,
@@ -116,7 +117,7 @@ pub struct TenantOverride {
     pub max_tier: Option<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserOverride {
     pub name: String,
@@ -129,7 +130,7 @@ pub struct UserOverride {
 
 /// Data residency: requests matching tenant and/or request region may only go to providers
 /// whose region is listed. A rule with neither `tenant` nor `requestRegion` matches everything.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResidencyRule {
     pub name: String,
@@ -140,7 +141,7 @@ pub struct ResidencyRule {
     pub allowed_regions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LimitsSpec {
     #[serde(default)]
@@ -151,7 +152,7 @@ pub struct LimitsSpec {
 }
 
 /// A token bucket per tenant. `tenant: "*"` gives every tenant its own bucket of this size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RateLimit {
     pub name: String,
@@ -160,7 +161,7 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tier3Limit {
     pub name: String,
@@ -172,7 +173,7 @@ pub struct Tier3Limit {
 }
 
 /// What a Tier-3 limit does to a request over budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum OnExceed {
     /// Serve it from tier 2 instead (reason `limit:<rule>`).
@@ -182,7 +183,7 @@ pub enum OnExceed {
     Reject,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CascadeSpec {
     /// How many tiers an answer that fails the acceptance gate may escalate.
@@ -194,7 +195,7 @@ pub struct CascadeSpec {
 
 /// Acceptance checks applied to a provider's answer (evaluated by the service, carried here
 /// so one schema holds the whole policy).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GateSpec {
     #[serde(default = "default_true")]
@@ -210,7 +211,7 @@ pub struct GateSpec {
 }
 
 /// `ProviderTier.spec`: the providers that serve one tier, in failover order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TierSpec {
     pub tier: u8,
@@ -222,7 +223,7 @@ pub struct TierSpec {
     pub breaker: BreakerSpec,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProviderSpec {
     pub name: String,
@@ -241,7 +242,7 @@ pub struct ProviderSpec {
     pub api_key_ref: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ProviderApi {
     #[default]
@@ -251,7 +252,7 @@ pub enum ProviderApi {
 
 /// Circuit breaker: opens after consecutive failures, probes after `openSeconds`,
 /// closes only after `successThreshold` good probes (hysteresis against flapping).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BreakerSpec {
     #[serde(default = "default_failure_threshold")]
@@ -357,4 +358,10 @@ fn default_half_open_probes() -> u32 {
 }
 fn default_success_threshold() -> u32 {
     2
+}
+
+/// JSON Schema of `RouterConfig`: the one description of the config that the Python models are
+/// checked against (and that CRD schemas are generated from).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RouterConfig)).unwrap_or_default()
 }

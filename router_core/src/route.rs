@@ -311,6 +311,25 @@ impl Router {
         Ok(())
     }
 
+    /// Preload answers under precomputed embeddings (a warm start from an FAQ or a previous
+    /// replica's export): both caches, under the live policy's version and TTLs.
+    pub fn warm(&self, tenant: &str, entries: &[(String, Vec<f32>, CachedAnswer)]) -> Result<usize> {
+        let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
+        let spec = &policy.config().policy.cache;
+        let now = now_ms();
+        for (query, vector, answer) in entries {
+            if spec.exact.enabled {
+                let ttl = Duration::from_secs(spec.exact.ttl_seconds);
+                self.exact.put(tenant, policy.version(), &normalize(query), answer.clone(), ttl);
+            }
+            if spec.semantic.enabled {
+                let ttl = Duration::from_secs(spec.semantic.ttl_seconds);
+                self.semantic.insert(tenant, vector, query, answer.clone(), ttl, now)?;
+            }
+        }
+        Ok(entries.len())
+    }
+
     /// Feed a provider call's outcome to its breaker; returns the state change, if any, to log.
     pub fn record_outcome(&self, provider: &str, success: bool) -> Option<Transition> {
         let outcome = if success { Outcome::Success } else { Outcome::Failure };

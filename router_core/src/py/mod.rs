@@ -12,5 +12,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     route::register(m)?;
     embed::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(config_json_schema, m)?)?;
     Ok(())
+}
+
+/// JSON Schema of the router config, generated from the Rust types.
+#[pyfunction]
+fn config_json_schema() -> String {
+    crate::config::json_schema().to_string()
 }

@@ -284,6 +284,33 @@ impl PyRouter {
         py.detach(|| self.inner.cache_put(&decision.inner, answer)).map_err(to_py)
     }
 
+    /// Preload answers under precomputed embeddings (`embeddings`: n x dim little-endian f32).
+    fn warm(
+        &self,
+        py: Python<'_>,
+        tenant: &str,
+        queries: Vec<String>,
+        embeddings: &[u8],
+        answers: Vec<PyRef<'_, PyCachedAnswer>>,
+    ) -> PyResult<usize> {
+        let dim = self.inner.embedder().dim();
+        if queries.len() != answers.len() || embeddings.len() != queries.len() * dim * 4 {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "warm: {} queries, {} answers and {} embedding bytes do not line up (dim {dim})",
+                queries.len(),
+                answers.len(),
+                embeddings.len()
+            )));
+        }
+        let entries: Vec<(String, Vec<f32>, CachedAnswer)> = queries
+            .into_iter()
+            .zip(embeddings.chunks_exact(dim * 4))
+            .zip(answers.iter())
+            .map(|((query, raw), answer)| (query, f32s(raw), CachedAnswer::from(&**answer)))
+            .collect();
+        py.detach(|| self.inner.warm(tenant, &entries)).map_err(to_py)
+    }
+
     fn record_outcome(&self, provider: &str, success: bool) -> Option<PyTransition> {
         self.inner.record_outcome(provider, success).map(PyTransition::from)
     }
@@ -316,6 +343,10 @@ impl PyRouter {
     fn embedder_variant(&self) -> String {
         self.inner.embedder().variant().to_string()
     }
+}
+
+fn f32s(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 pub(super) fn parse_variant(name: &str) -> PyResult<Variant> {
