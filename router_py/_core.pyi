@@ -1,6 +1,7 @@
 """Typed surface of the Rust extension `router_py._core` (checked by mypy.stubtest in `make test`)."""
 
 from os import PathLike
+from typing import final
 
 __version__: str
 
@@ -16,6 +17,7 @@ class NoProviderError(RouterError): ...
 class SnapshotError(RouterError): ...
 class NotConfiguredError(RouterError): ...
 
+@final
 class CachedAnswer:
     tier: int
     provider: str
@@ -23,12 +25,14 @@ class CachedAnswer:
     payload: str
     def __new__(cls, tier: int, provider: str, model: str, payload: str) -> CachedAnswer: ...
 
+@final
 class Candidate:
     tier: int
     provider: str
     model: str
     region: str
 
+@final
 class StageTimings:
     limits_us: int
     exact_cache_us: int
@@ -38,6 +42,7 @@ class StageTimings:
     policy_us: int
     total_us: int
 
+@final
 class Decision:
     @property
     def tier(self) -> int: ...
@@ -80,21 +85,25 @@ class Decision:
     @property
     def stages(self) -> StageTimings: ...
 
+@final
 class BreakerStatus:
     provider: str
     state: str
     since_unix_ms: int
     consecutive_failures: int
 
+@final
 class Transition:
     provider: str
     from_state: str
     to_state: str
 
+@final
 class PolicyInfo:
     name: str
     version: int
 
+@final
 class Router:
     def __new__(
         cls,
@@ -132,6 +141,7 @@ class Router:
     def count_tokens(self, text: str) -> int: ...
     def embedder_variant(self) -> str: ...
 
+@final
 class Embedder:
     def __new__(
         cls,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -98,21 +97,16 @@ def run_golden(args: argparse.Namespace) -> int:
 
 
 def format_table(result: GoldenEvaluation) -> str:
-    rows = [("all", result.report, result.baseline_length)]
+    rows: list[tuple[str, SliceReport, SliceReport | None]] = [("all", result.report, result.baseline_length)]
     if result.report.tail is not None:
         rows.append(("tail", result.report.tail, None))
     for source, figures in result.report.by_source.items():
-        base = (result.baseline_by_source or {}).get(source)
-        rows.append((source, figures, base))
+        rows.append((source, figures, (result.baseline_by_source or {}).get(source)))
     lines = [f"{'slice':<22}{'n':>6}{'acc':>7}{'under':>7}{'over':>7}{'cost':>7}{'regret':>8}   baseline acc/under/cost"]
     for name, r, b in rows:
-        base = f"{b.accuracy:.3f}/{b.under_routed:.3f}/{b.cost_ratio:.3f}" if b else "-"
+        baseline = f"{b.accuracy:.3f}/{b.under_routed:.3f}/{b.cost_ratio:.3f}" if b else "-"
         lines.append(f"{name:<22}{r.n:>6}{r.accuracy:>7.3f}{r.under_routed:>7.3f}{r.over_routed:>7.3f}"
-                     f"{r.cost_ratio:>7.3f}{r.regret:>8.3f}   {base}")
+                     f"{r.cost_ratio:>7.3f}{r.regret:>8.3f}   {baseline}")
     lat = result.report.latency_ms
     lines.append(f"decision latency p50 {lat.p50:.2f} ms, p99 {lat.p99:.2f} ms")
     return "\n".join(lines)
-
-
-def dump(result: GoldenEvaluation) -> str:
-    return json.dumps(result.model_dump(mode="json"))
