@@ -33,8 +33,8 @@ class NumpyHead:
     def __init__(self, classifier_dir: Path) -> None:
         weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(classifier_dir / "head.onnx")).graph.initializer}
         self.w1, self.b1 = weights["w1"], weights["b1"]
-        self.wt, self.bt, self.tt = weights["tier_w"], weights["tier_b"], float(weights["tier_temperature"])
-        self.wd, self.bd, self.td = weights["domain_w"], weights["domain_b"], float(weights["domain_temperature"])
+        self.wt, self.bt, self.tt = weights["tier_w"], weights["tier_b"], float(weights["tier_temperature"].reshape(-1)[0])
+        self.wd, self.bd, self.td = weights["domain_w"], weights["domain_b"], float(weights["domain_temperature"].reshape(-1)[0])
         self.domains: list[str] = json.loads((classifier_dir / "head.json").read_text())["domains"]
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, str]:

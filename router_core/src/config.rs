@@ -339,7 +339,7 @@ fn default_ttl_seconds() -> u64 {
     3600
 }
 fn default_similarity_threshold() -> f32 {
-    0.92
+    0.78
 }
 fn default_cascade_depth() -> u8 {
     1

@@ -37,7 +37,7 @@ class ExactCacheSpec(_Spec):
 class SemanticCacheSpec(_Spec):
     enabled: bool = True
     ttl_seconds: Annotated[int, Field(ge=0)] = 3600
-    similarity_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.92
+    similarity_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.78
 
 
 class CacheSpec(_Spec):
