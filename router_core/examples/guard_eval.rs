@@ -83,10 +83,7 @@ fn run() -> Result<(), String> {
     let args = parse_args()?;
     let pairs = load_pairs(&args.pairs)?;
     router_core::onnx::init_runtime(None).map_err(|e| e.to_string())?;
-    let opts = EmbedderOptions {
-        variant: args.variant,
-        ..EmbedderOptions::default()
-    };
+    let opts = EmbedderOptions { variant: args.variant, ..EmbedderOptions::default() };
     let embedder = Embedder::load(&args.model_dir, &opts).map_err(|e| e.to_string())?;
     let scored = score(&embedder, &pairs)?;
     let report = Report {
@@ -94,9 +91,7 @@ fn run() -> Result<(), String> {
         model: embedder.model_path().display().to_string(),
         paraphrases: scored.iter().filter(|s| s.kind == Kind::Paraphrase).count(),
         near_misses: scored.iter().filter(|s| s.kind == Kind::NearMiss).count(),
-        rows: (args.from..=97)
-            .map(|t| row(&scored, t as f32 / 100.0))
-            .collect(),
+        rows: (args.from..=97).map(|t| row(&scored, t as f32 / 100.0)).collect(),
     };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -108,9 +103,7 @@ fn run() -> Result<(), String> {
     };
     written?;
     match args.list {
-        Some(threshold) => {
-            print_errors(&mut out, &pairs, &scored, threshold).map_err(|e| e.to_string())
-        }
+        Some(threshold) => print_errors(&mut out, &pairs, &scored, threshold).map_err(|e| e.to_string()),
         None => Ok(()),
     }
 }
@@ -118,9 +111,7 @@ fn run() -> Result<(), String> {
 fn parse_args() -> Result<Args, String> {
     let model_root = std::env::var_os("LLM_ROUTER_MODEL_DIR").map(PathBuf::from);
     let mut args = Args {
-        model_dir: model_root
-            .map(|root| root.join("embedder"))
-            .unwrap_or_default(),
+        model_dir: model_root.map(|root| root.join("embedder")).unwrap_or_default(),
         pairs: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/semantic_guard/pairs.jsonl"),
         variant: Variant::Default,
         json: false,
@@ -134,13 +125,7 @@ fn parse_args() -> Result<Args, String> {
             "--model-dir" => args.model_dir = PathBuf::from(value()?),
             "--pairs" => args.pairs = PathBuf::from(value()?),
             "--variant" => args.variant = parse_variant(&value()?)?,
-            "--list" => {
-                args.list = Some(
-                    value()?
-                        .parse()
-                        .map_err(|_| "--list needs a number".to_owned())?,
-                )
-            }
+            "--list" => args.list = Some(value()?.parse().map_err(|_| "--list needs a number".to_owned())?),
             "--from" => args.from = parse_percent(&value()?)?,
             "--json" => args.json = true,
             other => return Err(format!("unknown argument {other}")),
@@ -155,9 +140,7 @@ fn parse_args() -> Result<Args, String> {
 fn parse_percent(value: &str) -> Result<u32, String> {
     match value.parse::<f32>() {
         Ok(t) if (0.0..=0.97).contains(&t) => Ok((t * 100.0).round() as u32),
-        _ => Err(format!(
-            "--from needs a threshold between 0 and 0.97, got {value}"
-        )),
+        _ => Err(format!("--from needs a threshold between 0 and 0.97, got {value}")),
     }
 }
 
@@ -174,20 +157,13 @@ fn load_pairs(path: &PathBuf) -> Result<Vec<Pair>, String> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| {
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))
-        })
+        .map(|(n, line)| serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1)))
         .collect()
 }
 
 fn score(embedder: &Embedder, pairs: &[Pair]) -> Result<Vec<Scored>, String> {
-    let texts: Vec<&str> = pairs
-        .iter()
-        .flat_map(|p| [p.a.as_str(), p.b.as_str()])
-        .collect();
-    let vectors = embedder
-        .embed_batch(&texts, MAX_TOKENS, 32)
-        .map_err(|e| e.to_string())?;
+    let texts: Vec<&str> = pairs.iter().flat_map(|p| [p.a.as_str(), p.b.as_str()]).collect();
+    let vectors = embedder.embed_batch(&texts, MAX_TOKENS, 32).map_err(|e| e.to_string())?;
     Ok(pairs
         .iter()
         .zip(vectors.chunks(2))
@@ -205,10 +181,7 @@ fn score(embedder: &Embedder, pairs: &[Pair]) -> Result<Vec<Scored>, String> {
 fn row(scored: &[Scored], threshold: f32) -> Row {
     let rate = |kind: Kind, guarded: bool| {
         let of_kind: Vec<&Scored> = scored.iter().filter(|s| s.kind == kind).collect();
-        let hits = of_kind
-            .iter()
-            .filter(|s| s.similarity >= threshold && (!guarded || s.refusal.is_none()))
-            .count();
+        let hits = of_kind.iter().filter(|s| s.similarity >= threshold && (!guarded || s.refusal.is_none())).count();
         hits as f64 / of_kind.len().max(1) as f64
     };
     Row {
@@ -221,15 +194,8 @@ fn row(scored: &[Scored], threshold: f32) -> Row {
 }
 
 fn print_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{} paraphrases, {} near misses; model {}",
-        report.paraphrases, report.near_misses, report.model
-    )?;
-    writeln!(
-        out,
-        "threshold | paraphrase hits  guard / none | false hits  guard / none"
-    )?;
+    writeln!(out, "{} paraphrases, {} near misses; model {}", report.paraphrases, report.near_misses, report.model)?;
+    writeln!(out, "threshold | paraphrase hits  guard / none | false hits  guard / none")?;
     for r in &report.rows {
         writeln!(
             out,
@@ -244,35 +210,14 @@ fn print_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     Ok(())
 }
 
-fn print_errors(
-    out: &mut impl Write,
-    pairs: &[Pair],
-    scored: &[Scored],
-    threshold: f32,
-) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "\nat {threshold:.2}: near misses served / paraphrases refused"
-    )?;
-    for (pair, s) in pairs
-        .iter()
-        .zip(scored)
-        .filter(|(_, s)| s.similarity >= threshold)
-    {
+fn print_errors(out: &mut impl Write, pairs: &[Pair], scored: &[Scored], threshold: f32) -> std::io::Result<()> {
+    writeln!(out, "\nat {threshold:.2}: near misses served / paraphrases refused")?;
+    for (pair, s) in pairs.iter().zip(scored).filter(|(_, s)| s.similarity >= threshold) {
         match (s.kind, s.refusal) {
-            (Kind::NearMiss, None) => writeln!(
-                out,
-                "  FALSE HIT {:.3} {:?} ~ {:?}",
-                s.similarity, pair.a, pair.b
-            )?,
-            (Kind::Paraphrase, Some(r)) => writeln!(
-                out,
-                "  REFUSED   {:.3} [{}] {:?} ~ {:?}",
-                s.similarity,
-                r.as_str(),
-                pair.a,
-                pair.b
-            )?,
+            (Kind::NearMiss, None) => writeln!(out, "  FALSE HIT {:.3} {:?} ~ {:?}", s.similarity, pair.a, pair.b)?,
+            (Kind::Paraphrase, Some(r)) => {
+                writeln!(out, "  REFUSED   {:.3} [{}] {:?} ~ {:?}", s.similarity, r.as_str(), pair.a, pair.b)?
+            }
             _ => {}
         }
     }

@@ -283,11 +283,7 @@ impl Default for ExactCacheSpec {
 
 impl Default for SemanticCacheSpec {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            ttl_seconds: default_ttl_seconds(),
-            similarity_threshold: default_similarity_threshold(),
-        }
+        Self { enabled: true, ttl_seconds: default_ttl_seconds(), similarity_threshold: default_similarity_threshold() }
     }
 }
 

@@ -14,8 +14,8 @@ use crate::classify::{Classification, Classifier};
 use crate::embed::{Embedder, EmbedderOptions, Variant};
 use crate::error::{CoreError, Result};
 use crate::policy::{
-    allowed_regions, choose_tier, compile, parse_config, select_providers, tier_cap, CompiledPolicy, CompiledProvider, Limiter,
-    PolicyInput, Reason,
+    allowed_regions, choose_tier, compile, parse_config, select_providers, tier_cap, CompiledPolicy, CompiledProvider,
+    Limiter, PolicyInput, Reason,
 };
 
 /// One routing question. The text is what the classifier and caches see (the service joins the
@@ -190,7 +190,12 @@ impl Router {
         Ok(decision)
     }
 
-    fn decide_with(&self, policy: &CompiledPolicy, request: &RouteRequest, stages: &mut StageTimings) -> Result<Decision> {
+    fn decide_with(
+        &self,
+        policy: &CompiledPolicy,
+        request: &RouteRequest,
+        stages: &mut StageTimings,
+    ) -> Result<Decision> {
         let spec = &policy.config().policy;
         let mut key = CacheKey {
             tenant: request.tenant.clone(),
@@ -222,7 +227,15 @@ impl Router {
             let threshold = spec.cache.semantic.similarity_threshold;
             if let Some(hit) = self.semantic.lookup(&request.tenant, &vector, &request.text, threshold, now_ms()) {
                 stages.semantic_cache_us = micros(stage);
-                return Ok(cache_hit(policy, hit.answer, Reason::CacheSemantic, Some(hit.similarity), tokens, embedded, key));
+                return Ok(cache_hit(
+                    policy,
+                    hit.answer,
+                    Reason::CacheSemantic,
+                    Some(hit.similarity),
+                    tokens,
+                    embedded,
+                    key,
+                ));
             }
         }
         stages.semantic_cache_us = micros(stage);
@@ -362,7 +375,8 @@ impl Router {
 }
 
 fn validate(request: &RouteRequest) -> Result<()> {
-    let invalid = |field: &str, message: &str| CoreError::InvalidRequest { field: field.into(), message: message.into() };
+    let invalid =
+        |field: &str, message: &str| CoreError::InvalidRequest { field: field.into(), message: message.into() };
     if request.tenant.trim().is_empty() {
         return Err(invalid("tenant", "must not be empty"));
     }

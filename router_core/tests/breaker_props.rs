@@ -4,9 +4,7 @@
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use router_core::breaker::{
-    Breaker, BreakerBoard, BreakerConfig, BreakerState, Outcome, Transition,
-};
+use router_core::breaker::{Breaker, BreakerBoard, BreakerConfig, BreakerState, Outcome, Transition};
 use router_core::policy::{compile, parse_config, CompiledPolicy, Limiter};
 use router_core::CoreError;
 
@@ -60,27 +58,16 @@ struct Witness {
 }
 
 impl Witness {
-    fn observe(
-        &mut self,
-        b: &Breaker,
-        cfg: &BreakerConfig,
-        t: &Transition,
-        before: BreakerState,
-        now: Instant,
-    ) {
+    fn observe(&mut self, b: &Breaker, cfg: &BreakerConfig, t: &Transition, before: BreakerState, now: Instant) {
         assert_eq!((t.from, t.to, t.at, t.provider.as_str()), (before, b.state(), now, "p"));
         match (t.from, t.to) {
             (BreakerState::Closed, BreakerState::Open) => {
                 assert!(self.failures_while_closed >= cfg.failure_threshold, "opened too early");
             }
             (BreakerState::HalfOpen, BreakerState::Closed) => {
-                assert!(
-                    self.successes_while_half_open >= cfg.success_threshold,
-                    "closed too early"
-                );
+                assert!(self.successes_while_half_open >= cfg.success_threshold, "closed too early");
             }
-            (BreakerState::Open, BreakerState::HalfOpen)
-            | (BreakerState::HalfOpen, BreakerState::Open) => {}
+            (BreakerState::Open, BreakerState::HalfOpen) | (BreakerState::HalfOpen, BreakerState::Open) => {}
             other => panic!("illegal transition {other:?}"),
         }
         self.failures_while_closed = 0;
@@ -226,12 +213,7 @@ fn tiers(breaker: &str) -> String {
                "baseUrl": "http://localhost:9", "region": "local", "priceInputPerMtok": 1, "priceOutputPerMtok": 1}}]}}"#
         )
     };
-    format!(
-        "[{}, {}, {}]",
-        tier(1, "only", breaker),
-        tier(2, "second", "{}"),
-        tier(3, "third", "{}")
-    )
+    format!("[{}, {}, {}]", tier(1, "only", breaker), tier(2, "second", "{}"), tier(3, "third", "{}"))
 }
 
 fn policy_with_breaker(cfg: &BreakerConfig) -> CompiledPolicy {
@@ -242,10 +224,7 @@ fn policy_with_breaker(cfg: &BreakerConfig) -> CompiledPolicy {
         cfg.half_open_probes,
         cfg.success_threshold
     );
-    let policy = compiled(&format!(
-        r#"{{"policy": {{"name": "p", "version": 1}}, "tiers": {}}}"#,
-        tiers(&breaker)
-    ));
+    let policy = compiled(&format!(r#"{{"policy": {{"name": "p", "version": 1}}, "tiers": {}}}"#, tiers(&breaker)));
     assert_eq!(policy.tier(1).breaker, *cfg);
     policy
 }
@@ -254,8 +233,5 @@ fn policy_with_limit(rate: f64, burst: u32) -> CompiledPolicy {
     let limits = format!(
         r#"{{"tenants": [{{"name": "only-limit", "tenant": "*", "requestsPerSecond": {rate}, "burst": {burst}}}]}}"#
     );
-    compiled(&format!(
-        r#"{{"policy": {{"name": "p", "version": 1, "limits": {limits}}}, "tiers": {}}}"#,
-        tiers("{}")
-    ))
+    compiled(&format!(r#"{{"policy": {{"name": "p", "version": 1, "limits": {limits}}}, "tiers": {}}}"#, tiers("{}")))
 }

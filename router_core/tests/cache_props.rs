@@ -18,39 +18,26 @@ const DIM: usize = 16;
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn answer(payload: &str) -> CachedAnswer {
-    CachedAnswer {
-        tier: 1,
-        provider: "prov".into(),
-        model: "mod".into(),
-        payload: payload.into(),
-    }
+    CachedAnswer { tier: 1, provider: "prov".into(), model: "mod".into(), payload: payload.into() }
 }
 
 fn semantic(max_entries: usize) -> SemanticCache {
-    SemanticCache::new(SemanticOptions {
-        dim: DIM,
-        max_entries_per_tenant: max_entries,
-        ..SemanticOptions::default()
-    })
+    SemanticCache::new(SemanticOptions { dim: DIM, max_entries_per_tenant: max_entries, ..SemanticOptions::default() })
 }
 
 /// Random unit vectors; in 16 dimensions two of them are practically never 0.99 similar.
 fn unit_vector() -> impl Strategy<Value = Vec<f32>> {
-    vec(-1.0f32..1.0, DIM)
-        .prop_filter("non-zero", |v| v.iter().map(|x| x * x).sum::<f32>() > 0.1)
-        .prop_map(|v| {
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            v.into_iter().map(|x| x / norm).collect()
-        })
+    vec(-1.0f32..1.0, DIM).prop_filter("non-zero", |v| v.iter().map(|x| x * x).sum::<f32>() > 0.1).prop_map(|v| {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / norm).collect()
+    })
 }
 
 fn distinct_vectors(n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Vec<f32>>> {
     vec(unit_vector(), n).prop_filter("pairwise distinct", |vs| {
-        vs.iter().enumerate().all(|(i, a)| {
-            vs.iter()
-                .skip(i + 1)
-                .all(|b| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() < 0.95)
-        })
+        vs.iter()
+            .enumerate()
+            .all(|(i, a)| vs.iter().skip(i + 1).all(|b| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() < 0.95))
     })
 }
 
@@ -273,31 +260,16 @@ const OPPOSITE_VERBS: &[(&str, &str)] = &[
     ("pause", "resume"),
 ];
 
-const DAYS: &[&str] = &[
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+const DAYS: &[&str] = &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 fn cache_options() -> SemanticOptions {
-    SemanticOptions {
-        dim: DIM,
-        max_entries_per_tenant: 100,
-        ..SemanticOptions::default()
-    }
+    SemanticOptions { dim: DIM, max_entries_per_tenant: 100, ..SemanticOptions::default() }
 }
 
 fn only_tenant_folder(dir: &Path) -> PathBuf {
     let name = fs::read_to_string(dir.join("CURRENT")).unwrap();
     let snapshot = dir.join(name.trim());
-    let mut folders: Vec<PathBuf> = fs::read_dir(&snapshot)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut folders: Vec<PathBuf> = fs::read_dir(&snapshot).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(folders.len(), 1);
     folders.remove(0)
 }
@@ -315,9 +287,7 @@ fn exact_entries_expire_with_real_time() {
 fn corrupt_manifest_is_reported_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let cache = semantic(100);
-    cache
-        .insert("acme", &[0.25; DIM], QUERY, answer("a"), HOUR, 0)
-        .unwrap();
+    cache.insert("acme", &[0.25; DIM], QUERY, answer("a"), HOUR, 0).unwrap();
     cache.snapshot(dir.path()).unwrap();
     let manifest = only_tenant_folder(dir.path()).join("manifest.json");
     let text = fs::read_to_string(&manifest).unwrap();
@@ -342,10 +312,7 @@ fn snapshot_after_removals_restores_consistently() {
             v
         })
         .collect();
-    let ids: Vec<u64> = vectors
-        .iter()
-        .map(|v| cache.insert("t", v, QUERY, answer("a"), HOUR, 0).unwrap())
-        .collect();
+    let ids: Vec<u64> = vectors.iter().map(|v| cache.insert("t", v, QUERY, answer("a"), HOUR, 0).unwrap()).collect();
     for id in ids.iter().step_by(2) {
         assert!(cache.remove("t", *id));
     }
@@ -356,8 +323,6 @@ fn snapshot_after_removals_restores_consistently() {
         let hit = restored.lookup("t", v, QUERY, 0.99, 0).map(|h| h.id);
         assert_eq!(hit, (id % 2 == 0).then_some(*id));
     }
-    let next = restored
-        .insert("t", &vectors[0], QUERY, answer("b"), HOUR, 0)
-        .unwrap();
+    let next = restored.insert("t", &vectors[0], QUERY, answer("b"), HOUR, 0).unwrap();
     assert!(next > *ids.iter().max().unwrap());
 }

@@ -48,7 +48,10 @@ fn batch_with_padding_equals_one_by_one() {
 #[test]
 fn long_prompts_are_cut_to_max_tokens_keeping_head_and_tail() {
     let e = embedder(Variant::Default);
-    let text = format!("Summarise this contract. {} What is the termination notice period?", "The party agrees. ".repeat(5_000));
+    let text = format!(
+        "Summarise this contract. {} What is the termination notice period?",
+        "The party agrees. ".repeat(5_000)
+    );
     let out = e.embed(&text, 64).unwrap();
     assert_eq!(out.embedded_tokens, 64);
     assert!(out.total_tokens > 64);

@@ -4,14 +4,11 @@
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use router_core::config::{
-    BreakerSpec, CacheSpec, CascadeSpec, ClassifierSpec, DomainOverride, ExactCacheSpec, GateSpec,
-    LimitsSpec, OnExceed, OverridesSpec, PolicySpec, ProviderApi, ProviderSpec, RateLimit,
-    ResidencyRule, RouterConfig, SemanticCacheSpec, TenantOverride, Tier3Limit, TierSpec,
-    UserOverride,
+    BreakerSpec, CacheSpec, CascadeSpec, ClassifierSpec, DomainOverride, ExactCacheSpec, GateSpec, LimitsSpec,
+    OnExceed, OverridesSpec, PolicySpec, ProviderApi, ProviderSpec, RateLimit, ResidencyRule, RouterConfig,
+    SemanticCacheSpec, TenantOverride, Tier3Limit, TierSpec, UserOverride,
 };
-use router_core::policy::{
-    choose_tier, compile, parse_config, tier_cap, CompiledPolicy, PolicyInput,
-};
+use router_core::policy::{choose_tier, compile, parse_config, tier_cap, CompiledPolicy, PolicyInput};
 use router_core::CoreError;
 
 const DOMAINS: &[&str] = &["general", "code", "legal", "medical"];
@@ -54,13 +51,11 @@ fn provider(tier: u8, i: usize) -> impl Strategy<Value = ProviderSpec> {
 }
 
 fn breaker() -> impl Strategy<Value = BreakerSpec> {
-    (1u32..10, decimal(1, 600_000, 1e3), 1u32..4, 1u32..4).prop_map(|(f, open, probes, s)| {
-        BreakerSpec {
-            failure_threshold: f,
-            open_seconds: open,
-            half_open_probes: probes,
-            success_threshold: s,
-        }
+    (1u32..10, decimal(1, 600_000, 1e3), 1u32..4, 1u32..4).prop_map(|(f, open, probes, s)| BreakerSpec {
+        failure_threshold: f,
+        open_seconds: open,
+        half_open_probes: probes,
+        success_threshold: s,
     })
 }
 
@@ -98,9 +93,7 @@ fn keyed<T: std::fmt::Debug, V: std::fmt::Debug + Clone>(
 ) -> impl Strategy<Value = Vec<T>> {
     subsequence(keys, 0..=keys.len())
         .prop_flat_map(move |ks| (Just(ks.clone()), prop::collection::vec(value.clone(), ks.len())))
-        .prop_map(move |(ks, vs)| {
-            ks.iter().zip(vs).enumerate().map(|(i, (k, v))| make(i, k, v)).collect()
-        })
+        .prop_map(move |(ks, vs)| ks.iter().zip(vs).enumerate().map(|(i, (k, v))| make(i, k, v)).collect())
 }
 
 fn overrides(served: Vec<String>) -> impl Strategy<Value = OverridesSpec> {
@@ -122,11 +115,7 @@ fn overrides(served: Vec<String>) -> impl Strategy<Value = OverridesSpec> {
         max_tier,
     });
     let n = served.len();
-    let rule = (
-        prop::option::of(select(TENANTS)),
-        prop::option::of(select(REGIONS)),
-        subsequence(served, 1..=n),
-    );
+    let rule = (prop::option::of(select(TENANTS)), prop::option::of(select(REGIONS)), subsequence(served, 1..=n));
     let residency = prop::collection::vec(rule, 0..3).prop_map(|rules| {
         (rules.into_iter().enumerate())
             .map(|(i, (tenant, region, allowed))| ResidencyRule {
@@ -137,38 +126,41 @@ fn overrides(served: Vec<String>) -> impl Strategy<Value = OverridesSpec> {
             })
             .collect()
     });
-    (domains, tenants, users, residency).prop_map(|(domains, tenants, users, residency)| {
-        OverridesSpec { domains, tenants, users, residency }
+    (domains, tenants, users, residency).prop_map(|(domains, tenants, users, residency)| OverridesSpec {
+        domains,
+        tenants,
+        users,
+        residency,
     })
 }
 
 const LIMIT_KEYS: &[&str] = &["*", "t0", "t1", "t2"];
 
 fn limits() -> impl Strategy<Value = LimitsSpec> {
-    let tenants =
-        keyed(LIMIT_KEYS, (decimal(1, 100_000, 1e2), 1u32..100), |i, t, (rps, burst)| RateLimit {
-            name: format!("limit-{i}"),
-            tenant: t.to_owned(),
-            requests_per_second: rps,
-            burst,
+    let tenants = keyed(LIMIT_KEYS, (decimal(1, 100_000, 1e2), 1u32..100), |i, t, (rps, burst)| RateLimit {
+        name: format!("limit-{i}"),
+        tenant: t.to_owned(),
+        requests_per_second: rps,
+        burst,
+    });
+    let tier3 =
+        keyed(LIMIT_KEYS, (decimal(1, 100_000, 1e2), 1u32..100, any::<bool>()), |i, t, (rps, burst, reject)| {
+            Tier3Limit {
+                name: format!("t3-{i}"),
+                tenant: t.to_owned(),
+                requests_per_second: rps,
+                burst,
+                on_exceed: if reject { OnExceed::Reject } else { OnExceed::Downgrade },
+            }
         });
-    let tier3 = keyed(
-        LIMIT_KEYS,
-        (decimal(1, 100_000, 1e2), 1u32..100, any::<bool>()),
-        |i, t, (rps, burst, reject)| Tier3Limit {
-            name: format!("t3-{i}"),
-            tenant: t.to_owned(),
-            requests_per_second: rps,
-            burst,
-            on_exceed: if reject { OnExceed::Reject } else { OnExceed::Downgrade },
-        },
-    );
     (tenants, tier3).prop_map(|(tenants, tier3)| LimitsSpec { tenants, tier3 })
 }
 
 fn classifier() -> impl Strategy<Value = ClassifierSpec> {
-    (fraction(0), fraction(0), 8u32..=512).prop_map(|(risk, confidence, max_tokens)| {
-        ClassifierSpec { max_underroute_risk: risk, confidence_threshold: confidence, max_tokens }
+    (fraction(0), fraction(0), 8u32..=512).prop_map(|(risk, confidence, max_tokens)| ClassifierSpec {
+        max_underroute_risk: risk,
+        confidence_threshold: confidence,
+        max_tokens,
     })
 }
 
@@ -186,8 +178,8 @@ fn cache() -> impl Strategy<Value = CacheSpec> {
 }
 
 fn cascade() -> impl Strategy<Value = CascadeSpec> {
-    (0u8..=2, any::<bool>(), 0u32..500, prop::option::of(fraction(0))).prop_map(
-        |(depth, refusals, len, score)| CascadeSpec {
+    (0u8..=2, any::<bool>(), 0u32..500, prop::option::of(fraction(0))).prop_map(|(depth, refusals, len, score)| {
+        CascadeSpec {
             max_depth: depth,
             gate: GateSpec {
                 reject_refusals: refusals,
@@ -196,28 +188,18 @@ fn cascade() -> impl Strategy<Value = CascadeSpec> {
                 validate_json_schema: refusals,
                 min_verifier_score: score,
             },
-        },
-    )
+        }
+    })
 }
 
 fn valid_config() -> impl Strategy<Value = RouterConfig> {
     tiers().prop_flat_map(|tiers| {
-        let mut served: Vec<String> =
-            tiers.iter().flat_map(|t| &t.providers).map(|p| p.region.clone()).collect();
+        let mut served: Vec<String> = tiers.iter().flat_map(|t| &t.providers).map(|p| p.region.clone()).collect();
         served.sort();
         served.dedup();
-        let policy = (
-            any::<u64>(),
-            classifier(),
-            cache(),
-            overrides(served),
-            limits(),
-            cascade(),
-            1u32..4096,
-            any::<bool>(),
-        )
-            .prop_map(
-                |(version, classifier, cache, overrides, limits, cascade, out, log)| PolicySpec {
+        let policy =
+            (any::<u64>(), classifier(), cache(), overrides(served), limits(), cascade(), 1u32..4096, any::<bool>())
+                .prop_map(|(version, classifier, cache, overrides, limits, cascade, out, log)| PolicySpec {
                     name: "prop".into(),
                     version,
                     classifier,
@@ -227,8 +209,7 @@ fn valid_config() -> impl Strategy<Value = RouterConfig> {
                     cascade,
                     expected_output_tokens: out,
                     log_prompts: log,
-                },
-            );
+                });
         (policy, Just(tiers)).prop_map(|(policy, tiers)| RouterConfig { policy, tiers })
     })
 }
@@ -270,19 +251,18 @@ fn request() -> impl Strategy<Value = Request> {
     let hint = prop::option::of(0u8..=5);
     let scores = [probability(), probability(), probability()];
     let domain = select(&["general", "code", "legal", "medical", "unlabelled"][..]);
-    (
-        tenant,
-        user,
-        prop::option::of(select(REGIONS)),
-        hint.clone(),
-        hint,
-        scores,
-        probability(),
-        domain,
+    (tenant, user, prop::option::of(select(REGIONS)), hint.clone(), hint, scores, probability(), domain).prop_map(
+        |(tenant, user, region, min_tier, max_tier, scores, confidence, domain)| Request {
+            tenant,
+            user,
+            region,
+            min_tier,
+            max_tier,
+            scores,
+            confidence,
+            domain,
+        },
     )
-        .prop_map(|(tenant, user, region, min_tier, max_tier, scores, confidence, domain)| {
-            Request { tenant, user, region, min_tier, max_tier, scores, confidence, domain }
-        })
 }
 
 fn valid_hints() -> impl Strategy<Value = (Option<u8>, Option<u8>)> {
@@ -311,10 +291,7 @@ fn intersect((a, b): (u8, u8), (c, d): (u8, u8)) -> Option<(u8, u8)> {
 /// The intersection of the longest most-specific-first prefix of windows that still overlaps:
 /// where rules conflict the more specific one wins, and the result must lie in here.
 fn honoured(windows: &[(u8, u8)]) -> (u8, u8) {
-    windows
-        .iter()
-        .try_fold((1, 3), |acc, w| intersect(acc, *w).ok_or(acc))
-        .unwrap_or_else(|acc| acc)
+    windows.iter().try_fold((1, 3), |acc, w| intersect(acc, *w).ok_or(acc)).unwrap_or_else(|acc| acc)
 }
 
 proptest! {
@@ -440,13 +417,8 @@ fn object_paths(doc: &serde_json::Value, path: String, out: &mut Vec<String>) {
 }
 
 fn insert_at(doc: &mut serde_json::Value, path: &str, key: &str) {
-    let pointer: String = path
-        .replace('[', ".")
-        .replace(']', "")
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("/{s}"))
-        .collect();
+    let pointer: String =
+        path.replace('[', ".").replace(']', "").split('.').filter(|s| !s.is_empty()).map(|s| format!("/{s}")).collect();
     let target = doc.pointer_mut(&pointer).and_then(|v| v.as_object_mut()).unwrap();
     target.insert(key.to_owned(), serde_json::json!(1));
 }
@@ -478,8 +450,7 @@ fn mutate(cfg: &mut RouterConfig, which: usize, k: usize, x: f64) -> String {
             "policy.classifier.maxTokens".into()
         }
         3 => {
-            cfg.policy.cache.semantic.similarity_threshold =
-                [0.0, 1.0 + x as f32 + f32::EPSILON, f32::NAN][k % 3];
+            cfg.policy.cache.semantic.similarity_threshold = [0.0, 1.0 + x as f32 + f32::EPSILON, f32::NAN][k % 3];
             "policy.cache.semantic.similarityThreshold".into()
         }
         4 => {
@@ -487,11 +458,7 @@ fn mutate(cfg: &mut RouterConfig, which: usize, k: usize, x: f64) -> String {
             "policy.cascade.maxDepth".into()
         }
         5 => {
-            o.domains.push(DomainOverride {
-                name: "bad-domain".into(),
-                domain: "astrology".into(),
-                min_tier: 2,
-            });
+            o.domains.push(DomainOverride { name: "bad-domain".into(), domain: "astrology".into(), min_tier: 2 });
             format!("policy.overrides.domains[{}].domain", o.domains.len() - 1)
         }
         6 => {
@@ -514,21 +481,11 @@ fn mutate(cfg: &mut RouterConfig, which: usize, k: usize, x: f64) -> String {
             format!("policy.overrides.users[{}].maxTier", o.users.len() - 1)
         }
         8 => {
-            o.tenants.push(TenantOverride {
-                name: "bad".into(),
-                tenant: fresh,
-                min_tier: None,
-                max_tier: None,
-            });
+            o.tenants.push(TenantOverride { name: "bad".into(), tenant: fresh, min_tier: None, max_tier: None });
             format!("policy.overrides.tenants[{}]", o.tenants.len() - 1)
         }
         9 => {
-            o.users.push(UserOverride {
-                name: "hint".into(),
-                user: fresh,
-                min_tier: Some(2),
-                max_tier: None,
-            });
+            o.users.push(UserOverride { name: "hint".into(), user: fresh, min_tier: Some(2), max_tier: None });
             format!("policy.overrides.users[{}].name", o.users.len() - 1)
         }
         10 => {
@@ -564,12 +521,7 @@ fn mutate(cfg: &mut RouterConfig, which: usize, k: usize, x: f64) -> String {
         }
         13 => {
             let l = &mut cfg.policy.limits.tenants;
-            l.push(RateLimit {
-                name: "bad".into(),
-                tenant: fresh,
-                requests_per_second: 1.0,
-                burst: 0,
-            });
+            l.push(RateLimit { name: "bad".into(), tenant: fresh, requests_per_second: 1.0, burst: 0 });
             format!("policy.limits.tenants[{}].burst", l.len() - 1)
         }
         14 => {
@@ -608,8 +560,7 @@ fn mutate(cfg: &mut RouterConfig, which: usize, k: usize, x: f64) -> String {
             format!("{pp}.baseUrl")
         }
         20 => {
-            cfg.tiers[t].providers[p].price_input_per_mtok =
-                [-x - 1e-9, f64::NAN, f64::INFINITY][k % 3];
+            cfg.tiers[t].providers[p].price_input_per_mtok = [-x - 1e-9, f64::NAN, f64::INFINITY][k % 3];
             format!("{pp}.priceInputPerMtok")
         }
         21 => {
@@ -624,8 +575,7 @@ fn mutate(cfg: &mut RouterConfig, which: usize, k: usize, x: f64) -> String {
                 2 => b.success_threshold = 0,
                 _ => b.open_seconds = [0.0, -x, f64::NAN, f64::INFINITY][(k / 4) % 4],
             }
-            let field =
-                ["failureThreshold", "halfOpenProbes", "successThreshold", "openSeconds"][k % 4];
+            let field = ["failureThreshold", "halfOpenProbes", "successThreshold", "openSeconds"][k % 4];
             format!("tiers[{t}].breaker.{field}")
         }
         _ => {

@@ -97,8 +97,7 @@ impl BreakerBoard {
 
     /// Every breaker, sorted by provider name.
     pub fn states(&self, now: Instant) -> Vec<BreakerStatus> {
-        let mut rows: Vec<BreakerStatus> =
-            self.breakers.read().values().map(|b| status(&b.lock(), now)).collect();
+        let mut rows: Vec<BreakerStatus> = self.breakers.read().values().map(|b| status(&b.lock(), now)).collect();
         rows.sort_by(|a, b| a.provider.cmp(&b.provider));
         rows
     }
@@ -148,10 +147,7 @@ mod tests {
         let names: Vec<String> = board.states(now).into_iter().map(|s| s.provider).collect();
         assert_eq!(names, ["big-us", "mid-us", "small-eu", "small-us"]);
         let opened = trip(&board, "small-us", now);
-        assert_eq!(
-            opened.map(|t| (t.from, t.to)),
-            Some((BreakerState::Closed, BreakerState::Open))
-        );
+        assert_eq!(opened.map(|t| (t.from, t.to)), Some((BreakerState::Closed, BreakerState::Open)));
         assert!(!board.allow("small-us", now).allowed);
         let later = now + Duration::from_secs(5);
         let admission = board.allow("small-us", later);
@@ -169,10 +165,7 @@ mod tests {
         let board = BreakerBoard::for_policy(&policy(), now);
         let t1 = now + Duration::from_secs(1);
         let _ = trip(&board, "small-eu", t1);
-        let row = board
-            .states(t1 + Duration::from_secs(2))
-            .into_iter()
-            .find(|s| s.provider == "small-eu");
+        let row = board.states(t1 + Duration::from_secs(2)).into_iter().find(|s| s.provider == "small-eu");
         let expected = BreakerStatus {
             provider: "small-eu".into(),
             state: BreakerState::Open,
@@ -212,10 +205,7 @@ mod tests {
         assert_eq!(board.state("small-us"), Some(BreakerState::Open));
         assert_eq!(board.state("small-eu"), None);
         assert_eq!(board.state("mid-us-2"), Some(BreakerState::Closed));
-        assert!(
-            !board.would_allow("small-us", now + Duration::from_secs(5)),
-            "new openSeconds applies"
-        );
+        assert!(!board.would_allow("small-us", now + Duration::from_secs(5)), "new openSeconds applies");
         assert!(board.would_allow("small-us", now + Duration::from_secs(60)));
     }
 }

@@ -65,13 +65,7 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(provider: impl Into<String>, config: BreakerConfig, now: Instant) -> Self {
-        Self {
-            provider: provider.into(),
-            config,
-            phase: Phase::Closed,
-            since: now,
-            consecutive_failures: 0,
-        }
+        Self { provider: provider.into(), config, phase: Phase::Closed, since: now, consecutive_failures: 0 }
     }
 
     pub fn provider(&self) -> &str {
@@ -131,8 +125,7 @@ impl Breaker {
                 let live = self.live_probes(in_flight, last_admit, now);
                 let admitted = live < self.config.half_open_probes;
                 if admitted {
-                    self.phase =
-                        Phase::HalfOpen { in_flight: live + 1, successes, last_admit: now };
+                    self.phase = Phase::HalfOpen { in_flight: live + 1, successes, last_admit: now };
                 }
                 (admitted, None)
             }
@@ -157,8 +150,7 @@ impl Breaker {
         if successes >= self.config.success_threshold {
             return Some(self.enter(Phase::Closed, now));
         }
-        self.phase =
-            Phase::HalfOpen { in_flight: in_flight.saturating_sub(1), successes, last_admit };
+        self.phase = Phase::HalfOpen { in_flight: in_flight.saturating_sub(1), successes, last_admit };
         None
     }
 
@@ -230,12 +222,7 @@ mod tests {
         let t = b.record(Outcome::Failure, t0);
         assert_eq!(
             t,
-            Some(Transition {
-                provider: "p".into(),
-                from: BreakerState::Closed,
-                to: BreakerState::Open,
-                at: t0
-            })
+            Some(Transition { provider: "p".into(), from: BreakerState::Closed, to: BreakerState::Open, at: t0 })
         );
         assert_eq!(b.state(), BreakerState::Open);
     }

@@ -59,40 +59,21 @@ impl ExactCache {
     }
 
     pub fn get(&self, tenant: &str, policy_version: u64, normalized: &str) -> Option<CachedAnswer> {
-        let key = KeyRef {
-            tenant,
-            policy_version,
-            text: normalized,
-        };
+        let key = KeyRef { tenant, policy_version, text: normalized };
         self.inner.get(&key).map(|stored| stored.answer.clone())
     }
 
     /// Stores (or replaces, restarting its TTL) the answer; a zero TTL stores nothing.
-    pub fn put(
-        &self,
-        tenant: &str,
-        policy_version: u64,
-        normalized: &str,
-        answer: CachedAnswer,
-        ttl: Duration,
-    ) {
+    pub fn put(&self, tenant: &str, policy_version: u64, normalized: &str, answer: CachedAnswer, ttl: Duration) {
         if ttl.is_zero() {
             return;
         }
-        let key = Key {
-            tenant: tenant.into(),
-            policy_version,
-            text: normalized.into(),
-        };
+        let key = Key { tenant: tenant.into(), policy_version, text: normalized.into() };
         self.inner.insert(key, Arc::new(Stored { answer, ttl }));
     }
 
     pub fn remove(&self, tenant: &str, policy_version: u64, normalized: &str) -> bool {
-        let key = KeyRef {
-            tenant,
-            policy_version,
-            text: normalized,
-        };
+        let key = KeyRef { tenant, policy_version, text: normalized };
         self.inner.remove(&key).is_some()
     }
 
@@ -133,13 +114,7 @@ impl Expiry<Key, Arc<Stored>> for PerEntryTtl {
         Some(stored.ttl)
     }
 
-    fn expire_after_update(
-        &self,
-        _: &Key,
-        stored: &Arc<Stored>,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
+    fn expire_after_update(&self, _: &Key, stored: &Arc<Stored>, _: Instant, _: Option<Duration>) -> Option<Duration> {
         Some(stored.ttl)
     }
 }
@@ -160,11 +135,7 @@ struct Key {
 
 impl Key {
     fn as_ref(&self) -> KeyRef<'_> {
-        KeyRef {
-            tenant: &self.tenant,
-            policy_version: self.policy_version,
-            text: &self.text,
-        }
+        KeyRef { tenant: &self.tenant, policy_version: self.policy_version, text: &self.text }
     }
 }
 
@@ -202,27 +173,16 @@ mod tests {
     use super::*;
 
     fn answer(payload: &str) -> CachedAnswer {
-        CachedAnswer {
-            tier: 1,
-            provider: "local".into(),
-            model: "small".into(),
-            payload: payload.into(),
-        }
+        CachedAnswer { tier: 1, provider: "local".into(), model: "small".into(), payload: payload.into() }
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
 
     #[test]
     fn normalize_trims_collapses_and_lowercases() {
-        assert_eq!(
-            normalize("  How   do I\tReset\nmy PASSWORD? "),
-            "how do i reset my password?"
-        );
+        assert_eq!(normalize("  How   do I\tReset\nmy PASSWORD? "), "how do i reset my password?");
         assert_eq!(normalize("\u{a0}Straße\u{2003}ÖL "), "straße öl");
-        assert_eq!(
-            normalize("ΟΔΟΣ ΣΑΣ"),
-            "\u{3bf}\u{3b4}\u{3bf}\u{3c2} \u{3c3}\u{3b1}\u{3c2}"
-        );
+        assert_eq!(normalize("ΟΔΟΣ ΣΑΣ"), "\u{3bf}\u{3b4}\u{3bf}\u{3c2} \u{3c3}\u{3b1}\u{3c2}");
         assert_eq!(normalize(" \t\n"), "");
     }
 
@@ -304,13 +264,7 @@ mod tests {
     fn hit_is_fast() {
         let cache = ExactCache::new(10_000, 1 << 26);
         for i in 0..1000 {
-            cache.put(
-                "tenant",
-                7,
-                &format!("question number {i}"),
-                answer("x"),
-                HOUR,
-            );
+            cache.put("tenant", 7, &format!("question number {i}"), answer("x"), HOUR);
         }
         let start = Instant::now();
         for i in 0..10_000 {

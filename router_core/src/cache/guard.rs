@@ -119,8 +119,7 @@ impl Signature {
         if stops_what_other_does(self, cached) || stops_what_other_does(cached, self) {
             return Some(Refusal::OppositeAction);
         }
-        if reversed(&self.directed, &cached.directed) || reversed(&cached.directed, &self.directed)
-        {
+        if reversed(&self.directed, &cached.directed) || reversed(&cached.directed, &self.directed) {
             return Some(Refusal::Order);
         }
         if !self.entities_found_in(cached) || !cached.entities_found_in(self) {
@@ -132,25 +131,16 @@ impl Signature {
     /// Case is only a hint (users type "paris" and "Paris"), so an entity of one text is
     /// looked for among all the words of the other rather than among its entities.
     fn entities_found_in(&self, other: &Signature) -> bool {
-        self.entities
-            .iter()
-            .all(|e| other.has_word_or_plural(e) || other.names_same_alternative(e))
+        self.entities.iter().all(|e| other.has_word_or_plural(e) || other.names_same_alternative(e))
             && self.quoted.iter().all(|q| other.text.contains(q.as_str()))
     }
 
     /// "Mac" is found in "installing python on macos": both name the same alternative.
     fn names_same_alternative(&self, word: &str) -> bool {
-        let classes = lexicon()
-            .classes
-            .get(word)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let classes = lexicon().classes.get(word).map(Vec::as_slice).unwrap_or_default();
         classes.iter().any(|c| {
             usize::from(c.group) >= OPPOSITES.len()
-                && self
-                    .groups
-                    .iter()
-                    .any(|(g, mask)| *g == c.group && mask & (1 << c.class) != 0)
+                && self.groups.iter().any(|(g, mask)| *g == c.group && mask & (1 << c.class) != 0)
         })
     }
 
@@ -158,9 +148,7 @@ impl Signature {
     fn has_word_or_plural(&self, word: &str) -> bool {
         self.words.contains(word)
             || self.words.contains(&format!("{word}s"))
-            || word
-                .strip_suffix('s')
-                .is_some_and(|singular| self.words.contains(singular))
+            || word.strip_suffix('s').is_some_and(|singular| self.words.contains(singular))
     }
 }
 
@@ -214,25 +202,15 @@ fn tokenize(text: &str) -> Vec<Token> {
 fn push_word(tokens: &mut Vec<Token>, core: &str, sentence_start: bool) {
     let lower = core.to_lowercase().replace('\u{2019}', "'");
     if is_id(core, &lower) {
-        tokens.push(Token {
-            lower,
-            shape: Shape::Id,
-            sentence_start,
-        });
+        tokens.push(Token { lower, shape: Shape::Id, sentence_start });
         return;
     }
-    let parts = core
-        .split(['-', '/', '\u{2013}', '\u{2014}'])
-        .map(trim_word);
+    let parts = core.split(['-', '/', '\u{2013}', '\u{2014}']).map(trim_word);
     for (i, part) in parts.filter(|p| !p.is_empty()).enumerate() {
         let lower = part.to_lowercase().replace('\u{2019}', "'");
         let lower = lower.strip_suffix("'s").map(str::to_owned).unwrap_or(lower);
         let shape = shape_of(part);
-        tokens.push(Token {
-            lower,
-            shape,
-            sentence_start: sentence_start && i == 0,
-        });
+        tokens.push(Token { lower, shape, sentence_start: sentence_start && i == 0 });
     }
 }
 
@@ -244,9 +222,7 @@ fn trim_word(word: &str) -> &str {
 }
 
 fn ends_sentence(chunk: &str) -> bool {
-    chunk
-        .trim_end_matches(['"', '\'', ')', '\u{201d}', '\u{2019}'])
-        .ends_with(['.', '!', '?'])
+    chunk.trim_end_matches(['"', '\'', ')', '\u{201d}', '\u{2019}']).ends_with(['.', '!', '?'])
 }
 
 fn is_id(core: &str, lower: &str) -> bool {
@@ -262,11 +238,7 @@ fn is_id(core: &str, lower: &str) -> bool {
 /// "example.com", "node.js", "report_final.docx"; not "e.g" or "u.s".
 fn is_domain(lower: &str) -> bool {
     let parts: Vec<&str> = lower.split('.').collect();
-    let part_ok = |p: &&str| {
-        p.len() >= 2
-            && p.chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    };
+    let part_ok = |p: &&str| p.len() >= 2 && p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     parts.len() >= 2 && parts.iter().all(part_ok) && lower.chars().any(char::is_alphabetic)
 }
 
@@ -289,11 +261,7 @@ fn shape_of(word: &str) -> Shape {
 }
 
 fn fold_text(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-        .replace('\u{2019}', "'")
+    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase().replace('\u{2019}', "'")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,10 +269,9 @@ fn fold_text(text: &str) -> String {
 
 fn is_negation(word: &str) -> bool {
     const WORDS: &[&str] = &[
-        "not", "no", "never", "none", "nothing", "nobody", "nowhere", "neither", "nor", "without",
-        "cannot", "unable", "non", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent",
-        "cant", "couldnt", "wouldnt", "shouldnt", "wont", "havent", "hasnt", "hadnt", "aint",
-        "mustnt", "neednt",
+        "not", "no", "never", "none", "nothing", "nobody", "nowhere", "neither", "nor", "without", "cannot", "unable",
+        "non", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "cant", "couldnt", "wouldnt", "shouldnt",
+        "wont", "havent", "hasnt", "hadnt", "aint", "mustnt", "neednt",
     ];
     word.ends_with("n't") || WORDS.contains(&word)
 }
@@ -346,8 +313,7 @@ impl Default for Value {
 
 fn scan_numbers(tokens: &[Token]) -> Numbers {
     let mut out = Numbers::default();
-    out.currencies
-        .extend(tokens.iter().filter_map(|t| currency_word(&t.lower)));
+    out.currencies.extend(tokens.iter().filter_map(|t| currency_word(&t.lower)));
     let mut i = 0;
     while i < tokens.len() {
         let Some((mut quantity, next)) = quantity_at(tokens, i) else {
@@ -369,11 +335,7 @@ fn quantity_at(tokens: &[Token], i: usize) -> Option<(Quantity, usize)> {
         return Some((quantity, i + 1));
     }
     if let Some(n) = ordinal_word(&token.lower) {
-        let quantity = Quantity {
-            value: Value::Real(n),
-            ordinal: true,
-            ..Quantity::default()
-        };
+        let quantity = Quantity { value: Value::Real(n), ordinal: true, ..Quantity::default() };
         return Some((quantity, i + 1));
     }
     number_words_at(tokens, i)
@@ -402,18 +364,12 @@ fn number_words_at(tokens: &[Token], start: usize) -> Option<(Quantity, usize)> 
         return None;
     }
     let lone_one = used == 1 && tokens.get(start).is_some_and(|t| t.lower == "one");
-    let quantity = Quantity {
-        value: Value::Real(total + current),
-        lone_one,
-        ..Quantity::default()
-    };
+    let quantity = Quantity { value: Value::Real(total + current), lone_one, ..Quantity::default() };
     Some((quantity, i))
 }
 
 fn next_is_number_word(tokens: &[Token], i: usize) -> bool {
-    tokens
-        .get(i + 1)
-        .is_some_and(|t| number_word(&t.lower).is_some())
+    tokens.get(i + 1).is_some_and(|t| number_word(&t.lower).is_some())
 }
 
 enum NumberWord {
@@ -446,9 +402,7 @@ fn number_word(word: &str) -> Option<NumberWord> {
         "eighteen",
         "nineteen",
     ];
-    const TENS: &[&str] = &[
-        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
+    const TENS: &[&str] = &["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
     if let Some(n) = SMALL.iter().position(|w| *w == word) {
         return Some(NumberWord::Small(n as f64));
     }
@@ -485,13 +439,10 @@ fn scale_suffix(suffix: &str) -> Option<f64> {
 
 fn ordinal_word(word: &str) -> Option<f64> {
     const ORDINALS: &[&str] = &[
-        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-        "tenth", "eleventh", "twelfth",
+        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+        "twelfth",
     ];
-    ORDINALS
-        .iter()
-        .position(|w| *w == word)
-        .map(|n| n as f64 + 1.0)
+    ORDINALS.iter().position(|w| *w == word).map(|n| n as f64 + 1.0)
 }
 
 /// Digits with their attached signs: "$1,200.50", "15%", "3pm", "2nd", "5k", "15:30", "2.4.1".
@@ -503,24 +454,14 @@ fn parse_numeric(lower: &str) -> Option<Quantity> {
     if !digits.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let mut quantity = Quantity {
-        value: numeric_value(digits)?,
-        currency,
-        ..Quantity::default()
-    };
+    let mut quantity = Quantity { value: numeric_value(digits)?, currency, ..Quantity::default() };
     apply_suffix(&mut quantity, suffix.trim_start_matches(['.', ',', ':']))?;
     Some(quantity)
 }
 
 fn split_currency_sign(lower: &str) -> (Option<&'static str>, &str) {
-    const SIGNS: &[(&str, &str)] = &[
-        ("us$", "usd"),
-        ("$", "usd"),
-        ("€", "eur"),
-        ("£", "gbp"),
-        ("¥", "jpy"),
-        ("₹", "inr"),
-    ];
+    const SIGNS: &[(&str, &str)] =
+        &[("us$", "usd"), ("$", "usd"), ("€", "eur"), ("£", "gbp"), ("¥", "jpy"), ("₹", "inr")];
     SIGNS
         .iter()
         .find_map(|(sign, code)| lower.strip_prefix(sign).map(|rest| (Some(*code), rest)))
@@ -531,11 +472,7 @@ fn numeric_value(digits: &str) -> Option<Value> {
     if let Some((hours, minutes)) = digits.split_once(':') {
         let hours = hours.trim_start_matches('0');
         let hours = if hours.is_empty() { "0" } else { hours };
-        return Some(Value::Text(if minutes == "00" {
-            hours.into()
-        } else {
-            digits.into()
-        }));
+        return Some(Value::Text(if minutes == "00" { hours.into() } else { digits.into() }));
     }
     let plain = strip_thousands(digits);
     if plain.matches('.').count() > 1 {
@@ -548,8 +485,7 @@ fn numeric_value(digits: &str) -> Option<Value> {
 fn strip_thousands(digits: &str) -> String {
     let mut groups = digits.split(',');
     let head_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
-    let tail_ok =
-        groups.all(|g| g.len() == 3 || (g.len() > 3 && g.as_bytes().get(3) == Some(&b'.')));
+    let tail_ok = groups.all(|g| g.len() == 3 || (g.len() > 3 && g.as_bytes().get(3) == Some(&b'.')));
     if head_ok && tail_ok {
         digits.replace(',', "")
     } else {
@@ -565,8 +501,8 @@ fn apply_suffix(quantity: &mut Quantity, suffix: &str) -> Option<()> {
         "st" | "nd" | "rd" | "th" => quantity.ordinal = true,
         "am" | "a.m" => quantity.meridiem = Some("am"),
         "pm" | "p.m" => quantity.meridiem = Some("pm"),
-        "s" | "x" | "h" | "hr" | "hrs" | "min" | "mins" | "ms" | "kb" | "mb" | "gb" | "tb"
-        | "kg" | "g" | "lb" | "lbs" | "km" | "mi" | "m" | "cm" | "mm" | "ft" | "in" | "px" => {}
+        "s" | "x" | "h" | "hr" | "hrs" | "min" | "mins" | "ms" | "kb" | "mb" | "gb" | "tb" | "kg" | "g" | "lb"
+        | "lbs" | "km" | "mi" | "m" | "cm" | "mm" | "ft" | "in" | "px" => {}
         _ => match scale_suffix(suffix) {
             Some(scale) => quantity.value = scaled(&quantity.value, scale),
             None => return None,
@@ -709,25 +645,14 @@ fn month(word: &str) -> Option<&'static str> {
 /// "may" is a month next to a number ("May 5", "3 may") or capitalised mid-sentence.
 fn may_is_month(tokens: &[Token], i: usize) -> bool {
     let numeric = |j: Option<usize>| {
-        j.and_then(|j| tokens.get(j))
-            .is_some_and(|t| t.lower.starts_with(|c: char| c.is_ascii_digit()))
+        j.and_then(|j| tokens.get(j)).is_some_and(|t| t.lower.starts_with(|c: char| c.is_ascii_digit()))
     };
-    let capitalized = tokens
-        .get(i)
-        .is_some_and(|t| t.shape == Shape::Capitalized && !t.sentence_start);
+    let capitalized = tokens.get(i).is_some_and(|t| t.shape == Shape::Capitalized && !t.sentence_start);
     numeric(i.checked_sub(1)) || numeric(Some(i + 1)) || capitalized
 }
 
 fn weekday(word: &str) -> Option<&'static str> {
-    const DAYS: &[&str] = &[
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
+    const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
     let singular = word.strip_suffix('s').unwrap_or(word);
     DAYS.iter().find(|d| **d == singular).copied()
 }
@@ -765,10 +690,8 @@ fn moment(word: &str) -> Option<&'static str> {
 fn relative_period(tokens: &[Token], i: usize) -> Option<String> {
     let word = tokens.get(i)?.lower.as_str();
     let period = tokens.get(i + 1)?.lower.as_str();
-    let period_ok = matches!(
-        period,
-        "day" | "week" | "month" | "year" | "quarter" | "weekend"
-    ) || weekday(period).is_some()
+    let period_ok = matches!(period, "day" | "week" | "month" | "year" | "quarter" | "weekend")
+        || weekday(period).is_some()
         || month(period).is_some();
     match word {
         "next" | "coming" if period_ok => Some(format!("next {period}")),
@@ -795,11 +718,7 @@ fn frequency(period: &str) -> Option<&'static str> {
 
 fn scan_entities(tokens: &[Token]) -> Vec<String> {
     let casing = casing_is_informative(tokens);
-    tokens
-        .iter()
-        .filter(|t| is_entity(t, casing))
-        .map(|t| t.lower.clone())
-        .collect()
+    tokens.iter().filter(|t| is_entity(t, casing)).map(|t| t.lower.clone()).collect()
 }
 
 fn is_entity(token: &Token, casing: bool) -> bool {
@@ -816,15 +735,10 @@ fn is_entity(token: &Token, casing: bool) -> bool {
 
 /// Title Case Or SHOUTED text says nothing about which words are names.
 fn casing_is_informative(tokens: &[Token]) -> bool {
-    let words: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| t.lower.chars().filter(|c| c.is_alphabetic()).count() >= 2)
-        .collect();
+    let words: Vec<&Token> =
+        tokens.iter().filter(|t| t.lower.chars().filter(|c| c.is_alphabetic()).count() >= 2).collect();
     let inner = words.iter().filter(|t| !t.sentence_start).count();
-    let capitalized = words
-        .iter()
-        .filter(|t| !t.sentence_start && t.shape == Shape::Capitalized)
-        .count();
+    let capitalized = words.iter().filter(|t| !t.sentence_start && t.shape == Shape::Capitalized).count();
     let shouted = words.iter().filter(|t| t.shape == Shape::AllCaps).count();
     let title_case = inner >= 2 && capitalized * 2 > inner;
     let shouting = words.len() >= 2 && shouted * 2 > words.len();
@@ -859,10 +773,7 @@ fn quoted_strings(text: &str) -> Vec<String> {
 }
 
 fn closing_quote(chars: &[char], i: usize) -> Option<char> {
-    let starts_word = i == 0
-        || chars
-            .get(i - 1)
-            .is_some_and(|c| c.is_whitespace() || "([{".contains(*c));
+    let starts_word = i == 0 || chars.get(i - 1).is_some_and(|c| c.is_whitespace() || "([{".contains(*c));
     match chars.get(i)? {
         '"' => Some('"'),
         '\u{201c}' => Some('\u{201d}'),
@@ -1015,9 +926,8 @@ const ALTERNATIVES: &[&[&[&str]]] = &[
 ];
 
 /// Verbs whose particle carries the meaning: "log in" / "log out", "turn it on" / "turn it off".
-const PHRASAL_VERBS: &[&str] = &[
-    "log", "sign", "turn", "switch", "power", "zoom", "opt", "check", "plug", "speed", "slow",
-];
+const PHRASAL_VERBS: &[&str] =
+    &["log", "sign", "turn", "switch", "power", "zoom", "opt", "check", "plug", "speed", "slow"];
 
 const PARTICLES: &[&str] = &["in", "on", "out", "off", "up", "down"];
 
@@ -1042,22 +952,14 @@ fn build_lexicon() -> Lexicon {
     let mut add = |form: String, class: GroupClass| classes.entry(form).or_default().push(class);
     for (group, (left, right)) in OPPOSITES.iter().enumerate() {
         for (class, pole) in [left, right].into_iter().enumerate() {
-            let class = GroupClass {
-                group: group as u16,
-                class: class as u8,
-            };
-            pole.iter()
-                .flat_map(|w| inflections(w))
-                .for_each(|form| add(form, class));
+            let class = GroupClass { group: group as u16, class: class as u8 };
+            pole.iter().flat_map(|w| inflections(w)).for_each(|form| add(form, class));
         }
     }
     for (offset, alternatives) in ALTERNATIVES.iter().enumerate() {
         let group = (OPPOSITES.len() + offset) as u16;
         for (class, names) in alternatives.iter().enumerate() {
-            let class = GroupClass {
-                group,
-                class: class as u8,
-            };
+            let class = GroupClass { group, class: class as u8 };
             names.iter().for_each(|name| add((*name).to_owned(), class));
         }
     }
@@ -1065,10 +967,8 @@ fn build_lexicon() -> Lexicon {
         list.sort_unstable_by_key(|c| (c.group, c.class));
         list.dedup_by_key(|c| (c.group, c.class));
     }
-    let phrasal = PHRASAL_VERBS
-        .iter()
-        .flat_map(|verb| inflections(verb).into_iter().map(move |form| (form, *verb)))
-        .collect();
+    let phrasal =
+        PHRASAL_VERBS.iter().flat_map(|verb| inflections(verb).into_iter().map(move |form| (form, *verb))).collect();
     Lexicon { classes, phrasal }
 }
 
@@ -1079,20 +979,9 @@ fn inflections(base: &str) -> Vec<String> {
     if base.contains('_') {
         return forms;
     }
-    let stem = base
-        .strip_suffix('e')
-        .filter(|_| !base.ends_with("ee"))
-        .unwrap_or(base);
-    forms.extend([
-        format!("{base}s"),
-        format!("{base}es"),
-        format!("{stem}ed"),
-        format!("{stem}ing"),
-    ]);
-    if let Some(head) = base
-        .strip_suffix('y')
-        .filter(|h| h.ends_with(|c: char| !is_vowel(c)))
-    {
+    let stem = base.strip_suffix('e').filter(|_| !base.ends_with("ee")).unwrap_or(base);
+    forms.extend([format!("{base}s"), format!("{base}es"), format!("{stem}ed"), format!("{stem}ing")]);
+    if let Some(head) = base.strip_suffix('y').filter(|h| h.ends_with(|c: char| !is_vowel(c))) {
         forms.extend([format!("{head}ies"), format!("{head}ied")]);
     }
     if let Some(last) = doubled_consonant(base) {
@@ -1117,10 +1006,7 @@ fn doubled_consonant(base: &str) -> Option<char> {
 fn scan_groups(tokens: &[Token]) -> Vec<(u16, u32)> {
     let lexicon = lexicon();
     let phrasal = phrasal_tokens(tokens, lexicon);
-    let words = tokens
-        .iter()
-        .map(|t| t.lower.as_str())
-        .chain(phrasal.iter().map(String::as_str));
+    let words = tokens.iter().map(|t| t.lower.as_str()).chain(phrasal.iter().map(String::as_str));
     let mut masks: Vec<(u16, u32)> = Vec::new();
     for class in words.filter_map(|w| lexicon.classes.get(w)).flatten() {
         let bit = 1u32 << class.class;
@@ -1154,18 +1040,15 @@ fn phrasal_tokens(tokens: &[Token], lexicon: &Lexicon) -> Vec<String> {
 /// Words skipped when looking for what a direction word links: "from a monthly to a yearly
 /// plan", "tabs rather than spaces".
 const SKIPPED: &[&str] = &[
-    "a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "that", "these",
-    "those", "some", "me", "it", "them", "us", "rather",
+    "a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this", "that", "these", "those", "some",
+    "me", "it", "them", "us", "rather",
 ];
 
 /// A link of `a` that `b` only has the other way round.
 fn reversed(a: &[(String, String)], b: &[(String, String)]) -> bool {
     a.iter().any(|(x, y)| {
         let back = (y.clone(), x.clone());
-        x != y
-            && b.contains(&back)
-            && !a.contains(&back)
-            && !b.iter().any(|(p, q)| p == x && q == y)
+        x != y && b.contains(&back) && !a.contains(&back) && !b.iter().any(|(p, q)| p == x && q == y)
     })
 }
 
@@ -1173,18 +1056,10 @@ fn scan_directed(tokens: &[Token]) -> Vec<(String, String)> {
     let content = |t: &&Token| !SKIPPED.contains(&t.lower.as_str());
     let mut out = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
-        if !matches!(
-            token.lower.as_str(),
-            "to" | "into" | "from" | "than" | "over"
-        ) {
+        if !matches!(token.lower.as_str(), "to" | "into" | "from" | "than" | "over") {
             continue;
         }
-        let before = tokens
-            .get(..i)
-            .unwrap_or_default()
-            .iter()
-            .rev()
-            .find(content);
+        let before = tokens.get(..i).unwrap_or_default().iter().rev().find(content);
         let after = tokens.get(i + 1..).unwrap_or_default().iter().find(content);
         if let (Some(before), Some(after)) = (before, after) {
             out.push((before.lower.clone(), after.lower.clone()));
@@ -1211,9 +1086,7 @@ const STOP_VERBS: &[&str] = &["stop", "stops", "stopped", "quit", "cease"];
 fn scan_stopped(tokens: &[Token]) -> Vec<String> {
     tokens
         .windows(2)
-        .filter(|pair| {
-            STOP_VERBS.contains(&pair[0].lower.as_str()) && pair[1].lower.ends_with("ing")
-        })
+        .filter(|pair| STOP_VERBS.contains(&pair[0].lower.as_str()) && pair[1].lower.ends_with("ing"))
         .map(|pair| pair[1].lower.clone())
         .collect()
 }
@@ -1222,9 +1095,9 @@ fn scan_stopped(tokens: &[Token]) -> Vec<String> {
 fn stops_what_other_does(a: &Signature, b: &Signature) -> bool {
     let b_stops = STOP_VERBS.iter().any(|verb| b.words.contains(*verb));
     !b_stops
-        && a.stopped.iter().any(|gerund| {
-            b.words.contains(gerund) || b.words.iter().any(|w| inflections(w).contains(gerund))
-        })
+        && a.stopped
+            .iter()
+            .any(|gerund| b.words.contains(gerund) || b.words.iter().any(|w| inflections(w).contains(gerund)))
 }
 
 /// "unlock" in one text where the other says "lock": a negating prefix on a word the other
@@ -1233,10 +1106,7 @@ fn negated_prefix(a: &Signature, b: &Signature) -> bool {
     a.words.iter().any(|word| {
         ["un", "non"].iter().any(|prefix| {
             word.strip_prefix(prefix).is_some_and(|bare| {
-                bare.len() >= 3
-                    && b.words.contains(bare)
-                    && !b.words.contains(word)
-                    && !a.words.contains(bare)
+                bare.len() >= 3 && b.words.contains(bare) && !b.words.contains(word) && !a.words.contains(bare)
             })
         })
     })
@@ -1253,40 +1123,19 @@ mod tests {
     #[test]
     fn paraphrases_pass() {
         let pairs = [
-            (
-                "How do I reset my password?",
-                "how can i change my password",
-            ),
+            ("How do I reset my password?", "how can i change my password"),
             ("What are your opening hours?", "when are you open"),
-            (
-                "Can't log in to my account",
-                "I cannot sign in to my account",
-            ),
-            (
-                "How do I cancel my subscription?",
-                "how to cancel subscription",
-            ),
-            (
-                "Is shipping free over $50?",
-                "do orders above 50 dollars ship free",
-            ),
-            (
-                "Turn off notifications",
-                "how do I switch off notifications",
-            ),
+            ("Can't log in to my account", "I cannot sign in to my account"),
+            ("How do I cancel my subscription?", "how to cancel subscription"),
+            ("Is shipping free over $50?", "do orders above 50 dollars ship free"),
+            ("Turn off notifications", "how do I switch off notifications"),
             ("How do I export my data to Excel?", "export data to excel"),
             ("What's the refund policy?", "how do refunds work"),
             ("HOW DO I DELETE MY ACCOUNT", "how do i delete my account"),
-            (
-                "How To Change My Email Address",
-                "how do I update my email address",
-            ),
+            ("How To Change My Email Address", "how do I update my email address"),
             ("My iPhone won't charge", "my iphone is not charging"),
             ("Which one should I pick?", "which should I choose"),
-            (
-                "How do I install Python on a Mac?",
-                "Installing Python on macOS",
-            ),
+            ("How do I install Python on a Mac?", "Installing Python on macOS"),
             ("I was charged twice", "why did you charge me two times"),
         ];
         for (a, b) in pairs {
@@ -1297,10 +1146,7 @@ mod tests {
     #[test]
     fn negation() {
         for (a, b) in [
-            (
-                "how do I cancel my subscription",
-                "how do I not cancel my subscription",
-            ),
+            ("how do I cancel my subscription", "how do I not cancel my subscription"),
             ("is the app free", "is the app never free"),
             ("can I travel with a pet", "can I travel without a pet"),
             ("does it work offline", "why doesn't it work offline"),
@@ -1315,10 +1161,7 @@ mod tests {
         for (a, b) in [
             ("convert 5 km to miles", "convert 50 km to miles"),
             ("is a 20% tip normal", "is a 15% tip normal"),
-            (
-                "split a bill of $120 three ways",
-                "split a bill of $120 four ways",
-            ),
+            ("split a bill of $120 three ways", "split a bill of $120 four ways"),
             ("what is twenty five times four", "what is 24 times 4"),
             ("20% off", "$20 off"),
             ("send 100 dollars", "send 100 euros"),
@@ -1344,10 +1187,7 @@ mod tests {
             ("meeting at 3pm", "meeting at 3am"),
             ("sales report for next month", "sales report for last month"),
             ("monthly plan price", "annual plan price"),
-            (
-                "is the office open on May 5",
-                "is the office open on June 5",
-            ),
+            ("is the office open on May 5", "is the office open on June 5"),
         ] {
             assert_eq!(refused(a, b), Some(Refusal::Date), "{a:?} vs {b:?}");
         }
@@ -1359,20 +1199,11 @@ mod tests {
     #[test]
     fn entities() {
         for (a, b) in [
-            (
-                "flights from London to Paris",
-                "flights from London to Rome",
-            ),
+            ("flights from London to Paris", "flights from London to Rome"),
             ("how do I install Docker", "how do I install Kubernetes"),
-            (
-                "email sarah@example.com the report",
-                "email tom@example.com the report",
-            ),
+            ("email sarah@example.com the report", "email tom@example.com the report"),
             ("track order ORD-5521X", "track order ORD-7734Q"),
-            (
-                "translate \"good luck\" to Spanish",
-                "translate \"well done\" to Spanish",
-            ),
+            ("translate \"good luck\" to Spanish", "translate \"well done\" to Spanish"),
             ("screenshot on iphone", "screenshot on android"),
             ("convert to PDF", "convert to DOCX"),
         ] {
@@ -1382,18 +1213,9 @@ mod tests {
                 refused(a, b)
             );
         }
-        assert_eq!(
-            refused("Netflix keeps buffering", "why does Netflix keep buffering"),
-            None
-        );
+        assert_eq!(refused("Netflix keeps buffering", "why does Netflix keep buffering"), None);
         assert_eq!(refused("reset my iPhone", "how do I reset my iphone"), None);
-        assert_eq!(
-            refused(
-                "what's 'x' in the formula",
-                "what does 'x' mean in the formula"
-            ),
-            None
-        );
+        assert_eq!(refused("what's 'x' in the formula", "what does 'x' mean in the formula"), None);
     }
 
     #[test]
@@ -1402,10 +1224,7 @@ mod tests {
             ("how do I enable dark mode", "how do I disable dark mode"),
             ("increase the font size", "decrease the font size"),
             ("should I buy bitcoin now", "should I sell bitcoin now"),
-            (
-                "how do I add a member to the team",
-                "how do I remove a member from the team",
-            ),
+            ("how do I add a member to the team", "how do I remove a member from the team"),
             ("upgrade my plan", "downgrade my plan"),
             ("take the pill before eating", "take the pill after eating"),
             ("I can't log in", "I can't log out"),
@@ -1413,65 +1232,32 @@ mod tests {
             ("how to lock the screen", "how to unlock the screen"),
             ("scroll up", "scroll down"),
             ("starting the engine", "stopping the engine"),
-            (
-                "how do I share my screen",
-                "how do I stop sharing my screen",
-            ),
+            ("how do I share my screen", "how do I stop sharing my screen"),
         ] {
-            assert_eq!(
-                refused(a, b),
-                Some(Refusal::OppositeAction),
-                "{a:?} vs {b:?}"
-            );
+            assert_eq!(refused(a, b), Some(Refusal::OppositeAction), "{a:?} vs {b:?}");
         }
-        assert_eq!(
-            refused("how do I enable and disable sync", "how to disable sync"),
-            None
-        );
+        assert_eq!(refused("how do I enable and disable sync", "how to disable sync"), None);
     }
 
     #[test]
     fn order() {
         for (a, b) in [
-            (
-                "convert celsius to fahrenheit",
-                "convert fahrenheit to celsius",
-            ),
-            (
-                "switch from a monthly to a yearly plan",
-                "switch from a yearly to a monthly plan",
-            ),
+            ("convert celsius to fahrenheit", "convert fahrenheit to celsius"),
+            ("switch from a monthly to a yearly plan", "switch from a yearly to a monthly plan"),
             ("use tabs rather than spaces", "use spaces rather than tabs"),
             ("why choose tea over coffee", "why choose coffee over tea"),
-            (
-                "how do I get to the airport from downtown",
-                "how do I get downtown from the airport",
-            ),
-            (
-                "move money from savings into checking",
-                "move money from checking into savings",
-            ),
+            ("how do I get to the airport from downtown", "how do I get downtown from the airport"),
+            ("move money from savings into checking", "move money from checking into savings"),
         ] {
             assert_eq!(refused(a, b), Some(Refusal::Order), "{a:?} vs {b:?}");
         }
-        assert_eq!(
-            refused("how to convert pdf to word", "convert a pdf to word how to"),
-            None
-        );
+        assert_eq!(refused("how to convert pdf to word", "convert a pdf to word how to"), None);
     }
 
     #[test]
     fn refusal_is_symmetric_on_examples() {
-        for (a, b) in [
-            ("enable sync", "disable sync"),
-            ("5 users", "6 users"),
-            ("Paris", "in Rome"),
-        ] {
-            assert_eq!(
-                refused(a, b).is_some(),
-                refused(b, a).is_some(),
-                "{a:?} vs {b:?}"
-            );
+        for (a, b) in [("enable sync", "disable sync"), ("5 users", "6 users"), ("Paris", "in Rome")] {
+            assert_eq!(refused(a, b).is_some(), refused(b, a).is_some(), "{a:?} vs {b:?}");
         }
     }
 

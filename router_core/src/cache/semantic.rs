@@ -61,13 +61,7 @@ pub struct SemanticOptions {
 
 impl Default for SemanticOptions {
     fn default() -> Self {
-        Self {
-            dim: 384,
-            max_entries_per_tenant: 10_000,
-            connectivity: 16,
-            expansion_add: 128,
-            expansion_search: 64,
-        }
+        Self { dim: 384, max_entries_per_tenant: 10_000, connectivity: 16, expansion_add: 128, expansion_search: 64 }
     }
 }
 
@@ -88,10 +82,7 @@ pub struct SemanticCache {
 impl SemanticCache {
     /// Invalid options (zero dimensions...) surface as `InvalidConfig` from the first insert.
     pub fn new(opts: SemanticOptions) -> Self {
-        Self {
-            opts,
-            tenants: RwLock::new(AHashMap::new()),
-        }
+        Self { opts, tenants: RwLock::new(AHashMap::new()) }
     }
 
     pub fn options(&self) -> &SemanticOptions {
@@ -109,14 +100,8 @@ impl SemanticCache {
         now_ms: u64,
     ) -> Result<u64> {
         self.check_embedding(embedding)?;
-        let expires_at_ms =
-            now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-        let entry = Entry {
-            id: 0,
-            query: query.to_owned(),
-            answer,
-            expires_at_ms,
-        };
+        let expires_at_ms = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let entry = Entry { id: 0, query: query.to_owned(), answer, expires_at_ms };
         // The map stays read-locked during the insert so `expire` cannot drop this tenant's
         // index between our lookup of it and our write into it.
         let map = self.tenants.read();
@@ -176,36 +161,27 @@ impl SemanticCache {
         if embedding.len() != self.opts.dim {
             return Vec::new();
         }
-        self.tenant(tenant)
-            .and_then(|index| index.read().search(embedding, k))
-            .unwrap_or_default()
+        self.tenant(tenant).and_then(|index| index.read().search(embedding, k)).unwrap_or_default()
     }
 
     pub fn remove(&self, tenant: &str, id: u64) -> bool {
-        self.tenant(tenant)
-            .is_some_and(|index| index.write().remove(id))
+        self.tenant(tenant).is_some_and(|index| index.write().remove(id))
     }
 
     /// Drops every entry whose deadline has passed, in all tenants, and frees the indexes of
     /// tenants left empty. Returns the number of entries dropped.
     pub fn expire(&self, now_ms: u64) -> usize {
         let indexes: Vec<_> = self.tenants.read().values().cloned().collect();
-        let dropped = indexes
-            .iter()
-            .map(|index| index.write().expire(now_ms))
-            .sum();
+        let dropped = indexes.iter().map(|index| index.write().expire(now_ms)).sum();
         if indexes.iter().any(|index| index.read().entries.is_empty()) {
-            self.tenants
-                .write()
-                .retain(|_, index| !index.read().entries.is_empty());
+            self.tenants.write().retain(|_, index| !index.read().entries.is_empty());
         }
         dropped
     }
 
     /// Entries held for `tenant`, counting expired ones not yet swept by `expire`.
     pub fn len(&self, tenant: &str) -> usize {
-        self.tenant(tenant)
-            .map_or(0, |index| index.read().entries.len())
+        self.tenant(tenant).map_or(0, |index| index.read().entries.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -215,10 +191,7 @@ impl SemanticCache {
     /// Index memory as usearch reports it, plus an estimate of the entries' metadata.
     pub fn memory_bytes(&self) -> usize {
         let indexes: Vec<_> = self.tenants.read().values().cloned().collect();
-        indexes
-            .iter()
-            .map(|index| index.read().memory_bytes())
-            .sum()
+        indexes.iter().map(|index| index.read().memory_bytes()).sum()
     }
 
     fn tenant(&self, tenant: &str) -> Option<Arc<RwLock<TenantIndex>>> {
@@ -227,22 +200,12 @@ impl SemanticCache {
 
     fn check_embedding(&self, embedding: &[f32]) -> Result<()> {
         if embedding.len() != self.opts.dim {
-            let message = format!(
-                "expected {} dimensions, got {}",
-                self.opts.dim,
-                embedding.len()
-            );
-            return Err(CoreError::InvalidRequest {
-                field: "embedding".into(),
-                message,
-            });
+            let message = format!("expected {} dimensions, got {}", self.opts.dim, embedding.len());
+            return Err(CoreError::InvalidRequest { field: "embedding".into(), message });
         }
         if !embedding.iter().all(|x| x.is_finite()) {
             let message = "contains NaN or infinite values".to_owned();
-            return Err(CoreError::InvalidRequest {
-                field: "embedding".into(),
-                message,
-            });
+            return Err(CoreError::InvalidRequest { field: "embedding".into(), message });
         }
         Ok(())
     }
@@ -256,14 +219,10 @@ impl SemanticCache {
         fs::create_dir(&staging).map_err(|e| snapshot_error(&staging, e))?;
         let tenants: Vec<_> = {
             let map = self.tenants.read();
-            map.iter()
-                .map(|(name, index)| (name.to_string(), Arc::clone(index)))
-                .collect()
+            map.iter().map(|(name, index)| (name.to_string(), Arc::clone(index))).collect()
         };
         for (tenant, index) in tenants {
-            index
-                .read()
-                .save(&staging.join(folder_name(&tenant)), &tenant, self.opts.dim)?;
+            index.read().save(&staging.join(folder_name(&tenant)), &tenant, self.opts.dim)?;
         }
         sync_dir(&staging)?;
         let published = dir.join(&name);
@@ -290,10 +249,7 @@ impl SemanticCache {
         };
         let name = name.trim();
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(snapshot_error(
-                &current,
-                format!("invalid snapshot name {name:?}"),
-            ));
+            return Err(snapshot_error(&current, format!("invalid snapshot name {name:?}")));
         }
         let snapshot = dir.join(name);
         let folders = fs::read_dir(&snapshot).map_err(|e| snapshot_error(&snapshot, e))?;
@@ -314,20 +270,15 @@ impl SemanticCache {
 fn validate_options(opts: &SemanticOptions) -> Result<()> {
     let checks = [
         ("cache.semantic.dim", opts.dim, 1),
-        (
-            "cache.semantic.maxEntriesPerTenant",
-            opts.max_entries_per_tenant,
-            1,
-        ),
+        ("cache.semantic.maxEntriesPerTenant", opts.max_entries_per_tenant, 1),
         ("cache.semantic.connectivity", opts.connectivity, 2),
         ("cache.semantic.expansionAdd", opts.expansion_add, 1),
         ("cache.semantic.expansionSearch", opts.expansion_search, 1),
     ];
     match checks.iter().find(|(_, value, min)| value < min) {
-        Some((path, value, min)) => Err(CoreError::invalid_config(
-            *path,
-            format!("must be at least {min}, got {value}"),
-        )),
+        Some((path, value, min)) => {
+            Err(CoreError::invalid_config(*path, format!("must be at least {min}, got {value}")))
+        }
         None => Ok(()),
     }
 }
@@ -342,12 +293,7 @@ struct Entry {
 
 impl Entry {
     fn hit(&self, similarity: f32) -> SemanticHit {
-        SemanticHit {
-            answer: self.answer.clone(),
-            similarity,
-            cached_query: self.query.clone(),
-            id: self.id,
-        }
+        SemanticHit { answer: self.answer.clone(), similarity, cached_query: self.query.clone(), id: self.id }
     }
 }
 
@@ -362,19 +308,10 @@ impl TenantIndex {
     fn new(opts: &SemanticOptions) -> Result<Self> {
         validate_options(opts)?;
         let index = Index::new(&index_options(opts)).map_err(index_error)?;
-        Ok(Self {
-            index,
-            entries: BTreeMap::new(),
-            next_id: 1,
-        })
+        Ok(Self { index, entries: BTreeMap::new(), next_id: 1 })
     }
 
-    fn insert(
-        &mut self,
-        opts: &SemanticOptions,
-        embedding: &[f32],
-        mut entry: Entry,
-    ) -> Result<u64> {
+    fn insert(&mut self, opts: &SemanticOptions, embedding: &[f32], mut entry: Entry) -> Result<u64> {
         while self.entries.len() >= opts.max_entries_per_tenant {
             let Some((oldest, _)) = self.entries.pop_first() else {
                 break;
@@ -397,12 +334,8 @@ impl TenantIndex {
         if size < capacity {
             return Ok(());
         }
-        let target = (capacity * 2)
-            .clamp(MIN_RESERVE, max_entries.max(MIN_RESERVE))
-            .max(size + 1);
-        self.index
-            .reserve_capacity_and_threads(target, search_threads())
-            .map_err(index_error)
+        let target = (capacity * 2).clamp(MIN_RESERVE, max_entries.max(MIN_RESERVE)).max(size + 1);
+        self.index.reserve_capacity_and_threads(target, search_threads()).map_err(index_error)
     }
 
     /// (id, cosine similarity), most similar first; `None` when usearch fails.
@@ -411,13 +344,7 @@ impl TenantIndex {
             return Some(Vec::new());
         }
         let matches = self.index.search(embedding, k).ok()?;
-        Some(
-            matches
-                .keys
-                .into_iter()
-                .zip(matches.distances.into_iter().map(|d| 1.0 - d))
-                .collect(),
-        )
+        Some(matches.keys.into_iter().zip(matches.distances.into_iter().map(|d| 1.0 - d)).collect())
     }
 
     fn remove(&mut self, id: u64) -> bool {
@@ -425,22 +352,13 @@ impl TenantIndex {
     }
 
     fn expire(&mut self, now_ms: u64) -> usize {
-        let expired: Vec<u64> = self
-            .entries
-            .values()
-            .filter(|e| e.expires_at_ms <= now_ms)
-            .map(|e| e.id)
-            .collect();
+        let expired: Vec<u64> = self.entries.values().filter(|e| e.expires_at_ms <= now_ms).map(|e| e.id).collect();
         expired.iter().filter(|id| self.remove(**id)).count()
     }
 
     fn memory_bytes(&self) -> usize {
         let per_entry = size_of::<Entry>() + 3 * size_of::<usize>();
-        let metadata: usize = self
-            .entries
-            .values()
-            .map(|e| per_entry + e.query.len() + e.answer.heap_bytes())
-            .sum();
+        let metadata: usize = self.entries.values().map(|e| per_entry + e.query.len() + e.answer.heap_bytes()).sum();
         self.index.memory_usage() + metadata
     }
 
@@ -448,14 +366,11 @@ impl TenantIndex {
         fs::create_dir(folder).map_err(|e| snapshot_error(folder, e))?;
         let index_path = folder.join("index.usearch");
         let mut index_bytes = vec![0u8; self.index.serialized_length()];
-        self.index
-            .save_to_buffer(&mut index_bytes)
-            .map_err(|e| snapshot_error(&index_path, e))?;
+        self.index.save_to_buffer(&mut index_bytes).map_err(|e| snapshot_error(&index_path, e))?;
         write_durably(&index_path, &index_bytes)?;
         let entries_path = folder.join("entries.json");
         let entries: Vec<&Entry> = self.entries.values().collect();
-        let entries_bytes =
-            serde_json::to_vec(&entries).map_err(|e| snapshot_error(&entries_path, e))?;
+        let entries_bytes = serde_json::to_vec(&entries).map_err(|e| snapshot_error(&entries_path, e))?;
         write_durably(&entries_path, &entries_bytes)?;
         let manifest = Manifest {
             format: FORMAT,
@@ -465,8 +380,7 @@ impl TenantIndex {
             entries: FileDigest::of(&entries_bytes),
         };
         let manifest_path = folder.join("manifest.json");
-        let manifest_bytes =
-            serde_json::to_vec_pretty(&manifest).map_err(|e| snapshot_error(&manifest_path, e))?;
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| snapshot_error(&manifest_path, e))?;
         write_durably(&manifest_path, &manifest_bytes)?;
         sync_dir(folder)
     }
@@ -482,16 +396,13 @@ impl TenantIndex {
         let entries: Vec<Entry> =
             serde_json::from_slice(&entries_bytes).map_err(|e| snapshot_error(&entries_path, e))?;
         let index = Index::new(&index_options(opts)).map_err(|e| snapshot_error(&index_path, e))?;
-        index
-            .load_from_buffer(&index_bytes)
-            .map_err(|e| snapshot_error(&index_path, e))?;
+        index.load_from_buffer(&index_bytes).map_err(|e| snapshot_error(&index_path, e))?;
         index.change_expansion_add(opts.expansion_add);
         index.change_expansion_search(opts.expansion_search);
         index
             .reserve_capacity_and_threads(index.size().max(MIN_RESERVE), search_threads())
             .map_err(|e| snapshot_error(&index_path, e))?;
-        let loaded = Self::assemble(index, entries)
-            .map_err(|message| snapshot_error(&index_path, message))?;
+        let loaded = Self::assemble(index, entries).map_err(|message| snapshot_error(&index_path, message))?;
         Ok((manifest.tenant, loaded))
     }
 
@@ -499,22 +410,14 @@ impl TenantIndex {
     /// newest entry kept: an id removed before the snapshot may be reused, never a live one.
     fn assemble(index: Index, entries: Vec<Entry>) -> std::result::Result<Self, String> {
         if index.size() != entries.len() {
-            return Err(format!(
-                "index holds {} vectors for {} entries",
-                index.size(),
-                entries.len()
-            ));
+            return Err(format!("index holds {} vectors for {} entries", index.size(), entries.len()));
         }
         if let Some(entry) = entries.iter().find(|e| !index.contains(e.id)) {
             return Err(format!("entry {} has no vector in the index", entry.id));
         }
         let entries: BTreeMap<u64, Entry> = entries.into_iter().map(|e| (e.id, e)).collect();
         let next_id = entries.keys().next_back().map_or(1, |id| id + 1);
-        Ok(Self {
-            index,
-            entries,
-            next_id,
-        })
+        Ok(Self { index, entries, next_id })
     }
 }
 
@@ -558,22 +461,13 @@ impl Manifest {
     fn check(&self, folder: &Path, dim: usize) -> Result<()> {
         let path = folder.join("manifest.json");
         if self.format != FORMAT {
-            return Err(snapshot_error(
-                &path,
-                format!("unknown format {}", self.format),
-            ));
+            return Err(snapshot_error(&path, format!("unknown format {}", self.format)));
         }
         if self.dim != dim {
-            return Err(snapshot_error(
-                &path,
-                format!("written with {} dimensions, expected {dim}", self.dim),
-            ));
+            return Err(snapshot_error(&path, format!("written with {} dimensions, expected {dim}", self.dim)));
         }
         if folder.file_name().and_then(|n| n.to_str()) != Some(folder_name(&self.tenant).as_str()) {
-            return Err(snapshot_error(
-                &path,
-                "tenant does not match its folder name",
-            ));
+            return Err(snapshot_error(&path, "tenant does not match its folder name"));
         }
         Ok(())
     }
@@ -589,17 +483,12 @@ struct FileDigest {
 
 impl FileDigest {
     fn of(bytes: &[u8]) -> Self {
-        Self {
-            bytes: bytes.len() as u64,
-            fnv1a64: format!("{:016x}", fnv1a64(bytes)),
-        }
+        Self { bytes: bytes.len() as u64, fnv1a64: format!("{:016x}", fnv1a64(bytes)) }
     }
 }
 
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -611,34 +500,24 @@ fn read_checked(path: &Path, digest: &FileDigest) -> Result<Vec<u8>> {
     let bytes = fs::read(path).map_err(|e| snapshot_error(path, e))?;
     let actual = FileDigest::of(&bytes);
     if actual.bytes != digest.bytes || actual.fnv1a64 != digest.fnv1a64 {
-        return Err(snapshot_error(
-            path,
-            "corrupt: size or checksum differs from manifest.json",
-        ));
+        return Err(snapshot_error(path, "corrupt: size or checksum differs from manifest.json"));
     }
     Ok(bytes)
 }
 
 fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = File::create(path).map_err(|e| snapshot_error(path, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| snapshot_error(path, e))
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| snapshot_error(path, e))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| snapshot_error(dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| snapshot_error(dir, e))
 }
 
 fn remove_stale_snapshots(dir: &Path, keep: &str) -> Result<()> {
     for item in fs::read_dir(dir).map_err(|e| snapshot_error(dir, e))? {
         let path = item.map_err(|e| snapshot_error(dir, e))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let stale = (name.starts_with("snap-") && name != keep) || name.starts_with(".staging-");
         if stale && path.is_dir() {
             fs::remove_dir_all(&path).map_err(|e| snapshot_error(&path, e))?;
@@ -652,11 +531,7 @@ fn remove_stale_snapshots(dir: &Path, keep: &str) -> Result<()> {
 fn folder_name(tenant: &str) -> String {
     const MAX_PREFIX: usize = 96;
     let bytes = tenant.as_bytes();
-    let hex: String = bytes
-        .iter()
-        .take(MAX_PREFIX)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex: String = bytes.iter().take(MAX_PREFIX).map(|b| format!("{b:02x}")).collect();
     if bytes.len() <= MAX_PREFIX {
         hex
     } else {
@@ -665,17 +540,12 @@ fn folder_name(tenant: &str) -> String {
 }
 
 fn unique_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{nanos:x}-{:x}", std::process::id())
 }
 
 fn snapshot_error(path: &Path, err: impl Display) -> CoreError {
-    CoreError::Snapshot {
-        path: PathBuf::from(path),
-        message: err.to_string(),
-    }
+    CoreError::Snapshot { path: PathBuf::from(path), message: err.to_string() }
 }
 
 #[cfg(test)]
@@ -688,24 +558,16 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     fn cache(max_entries: usize) -> SemanticCache {
-        let opts = SemanticOptions {
-            dim: DIM,
-            max_entries_per_tenant: max_entries,
-            ..SemanticOptions::default()
-        };
+        let opts = SemanticOptions { dim: DIM, max_entries_per_tenant: max_entries, ..SemanticOptions::default() };
         SemanticCache::new(opts)
     }
 
     /// A deterministic unit vector per seed.
     fn unit(seed: u64) -> Vec<f32> {
-        let mut state = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         let v: Vec<f32> = (0..DIM)
             .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
             })
             .collect();
@@ -714,23 +576,14 @@ mod tests {
     }
 
     fn answer(text: &str) -> CachedAnswer {
-        CachedAnswer {
-            tier: 2,
-            provider: "p".into(),
-            model: "m".into(),
-            payload: text.into(),
-        }
+        CachedAnswer { tier: 2, provider: "p".into(), model: "m".into(), payload: text.into() }
     }
 
     #[test]
     fn insert_then_lookup_same_vector() {
         let cache = cache(100);
-        let id = cache
-            .insert("t", &unit(1), "reset password", answer("a1"), HOUR, 0)
-            .unwrap();
-        let hit = cache
-            .lookup("t", &unit(1), "reset password", 0.95, 10)
-            .unwrap();
+        let id = cache.insert("t", &unit(1), "reset password", answer("a1"), HOUR, 0).unwrap();
+        let hit = cache.lookup("t", &unit(1), "reset password", 0.95, 10).unwrap();
         assert_eq!(hit.id, id);
         assert_eq!(hit.answer, answer("a1"));
         assert!(hit.similarity > 0.99);
@@ -740,9 +593,7 @@ mod tests {
     #[test]
     fn threshold_and_tenant_are_respected() {
         let cache = cache(100);
-        cache
-            .insert("a", &unit(1), "q", answer("a"), HOUR, 0)
-            .unwrap();
+        cache.insert("a", &unit(1), "q", answer("a"), HOUR, 0).unwrap();
         assert!(cache.lookup("a", &unit(2), "q", 0.9, 0).is_none());
         assert!(cache.lookup("b", &unit(1), "q", 0.9, 0).is_none());
         assert!(cache.search_ids("b", &unit(1), 5).is_empty());
@@ -752,27 +603,17 @@ mod tests {
     fn guard_refusal_falls_through_to_next_candidate() {
         let cache = cache(100);
         let v = unit(7);
-        cache
-            .insert("t", &v, "how do I enable sync", answer("enable"), HOUR, 0)
-            .unwrap();
-        assert!(cache
-            .lookup("t", &v, "how do I disable sync", 0.9, 0)
-            .is_none());
-        cache
-            .insert("t", &v, "how do I disable sync", answer("disable"), HOUR, 0)
-            .unwrap();
-        let hit = cache
-            .lookup("t", &v, "how can I disable sync", 0.9, 0)
-            .unwrap();
+        cache.insert("t", &v, "how do I enable sync", answer("enable"), HOUR, 0).unwrap();
+        assert!(cache.lookup("t", &v, "how do I disable sync", 0.9, 0).is_none());
+        cache.insert("t", &v, "how do I disable sync", answer("disable"), HOUR, 0).unwrap();
+        let hit = cache.lookup("t", &v, "how can I disable sync", 0.9, 0).unwrap();
         assert_eq!(hit.answer, answer("disable"));
     }
 
     #[test]
     fn embedding_is_validated() {
         let cache = cache(100);
-        let err = cache
-            .insert("t", &[0.5; 3], "q", answer("a"), HOUR, 0)
-            .unwrap_err();
+        let err = cache.insert("t", &[0.5; 3], "q", answer("a"), HOUR, 0).unwrap_err();
         assert!(matches!(err, CoreError::InvalidRequest { ref field, .. } if field == "embedding"));
         let mut bad = unit(1);
         bad[0] = f32::NAN;
@@ -783,16 +624,7 @@ mod tests {
     #[test]
     fn expired_entries_are_skipped_then_swept() {
         let cache = cache(100);
-        cache
-            .insert(
-                "t",
-                &unit(1),
-                "q",
-                answer("a"),
-                Duration::from_millis(100),
-                1_000,
-            )
-            .unwrap();
+        cache.insert("t", &unit(1), "q", answer("a"), Duration::from_millis(100), 1_000).unwrap();
         assert!(cache.lookup("t", &unit(1), "q", 0.9, 1_099).is_some());
         assert!(cache.lookup("t", &unit(1), "q", 0.9, 1_100).is_none());
         assert_eq!(cache.expire(1_050), 0);
@@ -804,27 +636,17 @@ mod tests {
     #[test]
     fn oldest_entry_is_evicted_when_full() {
         let cache = cache(3);
-        let ids: Vec<u64> = (0..5)
-            .map(|i| {
-                cache
-                    .insert("t", &unit(i), &format!("q{i}"), answer("a"), HOUR, 0)
-                    .unwrap()
-            })
-            .collect();
+        let ids: Vec<u64> =
+            (0..5).map(|i| cache.insert("t", &unit(i), &format!("q{i}"), answer("a"), HOUR, 0).unwrap()).collect();
         assert_eq!(cache.len("t"), 3);
         assert!(cache.lookup("t", &unit(0), "q0", 0.99, 0).is_none());
-        assert_eq!(
-            cache.lookup("t", &unit(4), "q4", 0.99, 0).unwrap().id,
-            ids[4]
-        );
+        assert_eq!(cache.lookup("t", &unit(4), "q4", 0.99, 0).unwrap().id, ids[4]);
     }
 
     #[test]
     fn remove_deletes_one_entry() {
         let cache = cache(100);
-        let id = cache
-            .insert("t", &unit(1), "q", answer("a"), HOUR, 0)
-            .unwrap();
+        let id = cache.insert("t", &unit(1), "q", answer("a"), HOUR, 0).unwrap();
         assert!(!cache.remove("other", id));
         assert!(cache.remove("t", id));
         assert!(!cache.remove("t", id));
@@ -835,9 +657,7 @@ mod tests {
     fn capacity_grows_past_first_reservation() {
         let cache = cache(1000);
         for i in 0..300 {
-            cache
-                .insert("t", &unit(i), &format!("q{i}"), answer("a"), HOUR, 0)
-                .unwrap();
+            cache.insert("t", &unit(i), &format!("q{i}"), answer("a"), HOUR, 0).unwrap();
         }
         assert_eq!(cache.len("t"), 300);
         assert!(cache.memory_bytes() > 300 * DIM * 2);
@@ -850,27 +670,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = cache(100);
         for i in 0..20 {
-            cache
-                .insert(
-                    "acme/prod",
-                    &unit(i),
-                    &format!("q{i}"),
-                    answer(&format!("a{i}")),
-                    HOUR,
-                    0,
-                )
-                .unwrap();
+            cache.insert("acme/prod", &unit(i), &format!("q{i}"), answer(&format!("a{i}")), HOUR, 0).unwrap();
         }
-        cache
-            .insert(
-                "short",
-                &unit(99),
-                "q",
-                answer("x"),
-                Duration::from_millis(10),
-                0,
-            )
-            .unwrap();
+        cache.insert("short", &unit(99), "q", answer("x"), Duration::from_millis(10), 0).unwrap();
         cache.snapshot(dir.path()).unwrap();
         cache.snapshot(dir.path()).unwrap();
         let snapshots = fs::read_dir(dir.path()).unwrap().count();
@@ -885,9 +687,7 @@ mod tests {
                 cache.lookup("acme/prod", &unit(i), &query, 0.9, 100)
             );
         }
-        let id = restored
-            .insert("acme/prod", &unit(500), "new", answer("n"), HOUR, 100)
-            .unwrap();
+        let id = restored.insert("acme/prod", &unit(500), "new", answer("n"), HOUR, 100).unwrap();
         assert_eq!(id, 21);
     }
 
@@ -895,16 +695,10 @@ mod tests {
     fn restore_reports_corruption_with_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let cache = cache(100);
-        cache
-            .insert("acme", &unit(1), "q", answer("a"), HOUR, 0)
-            .unwrap();
+        cache.insert("acme", &unit(1), "q", answer("a"), HOUR, 0).unwrap();
         cache.snapshot(dir.path()).unwrap();
         let name = fs::read_to_string(dir.path().join("CURRENT")).unwrap();
-        let index_path = dir
-            .path()
-            .join(name.trim())
-            .join(folder_name("acme"))
-            .join("index.usearch");
+        let index_path = dir.path().join(name.trim()).join(folder_name("acme")).join("index.usearch");
         let mut bytes = fs::read(&index_path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
@@ -925,23 +719,16 @@ mod tests {
         assert!(restored.is_empty());
         fs::write(dir.path().join("CURRENT"), "snap-gone").unwrap();
         let dangling = SemanticCache::restore(dir.path(), SemanticOptions::default(), 0);
-        assert!(
-            matches!(dangling, Err(CoreError::Snapshot { path, .. }) if path.ends_with("snap-gone"))
-        );
+        assert!(matches!(dangling, Err(CoreError::Snapshot { path, .. }) if path.ends_with("snap-gone")));
     }
 
     #[test]
     fn restore_rejects_other_dimensions() {
         let dir = tempfile::tempdir().unwrap();
         let cache = cache(100);
-        cache
-            .insert("acme", &unit(1), "q", answer("a"), HOUR, 0)
-            .unwrap();
+        cache.insert("acme", &unit(1), "q", answer("a"), HOUR, 0).unwrap();
         cache.snapshot(dir.path()).unwrap();
-        let opts = SemanticOptions {
-            dim: DIM * 2,
-            ..cache.options().clone()
-        };
+        let opts = SemanticOptions { dim: DIM * 2, ..cache.options().clone() };
         match SemanticCache::restore(dir.path(), opts, 0) {
             Err(CoreError::Snapshot { path, message }) => {
                 assert!(path.ends_with("manifest.json"));
@@ -953,19 +740,11 @@ mod tests {
 
     #[test]
     fn options_are_validated() {
-        let opts = SemanticOptions {
-            dim: 0,
-            ..SemanticOptions::default()
-        };
-        let err = SemanticCache::new(opts.clone())
-            .insert("t", &[], "q", answer("a"), HOUR, 0)
-            .unwrap_err();
+        let opts = SemanticOptions { dim: 0, ..SemanticOptions::default() };
+        let err = SemanticCache::new(opts.clone()).insert("t", &[], "q", answer("a"), HOUR, 0).unwrap_err();
         assert!(matches!(err, CoreError::InvalidConfig { .. }), "{err:?}");
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            SemanticCache::restore(dir.path(), opts, 0),
-            Err(CoreError::InvalidConfig { .. })
-        ));
+        assert!(matches!(SemanticCache::restore(dir.path(), opts, 0), Err(CoreError::InvalidConfig { .. })));
     }
 
     #[test]
@@ -980,9 +759,7 @@ mod tests {
     fn concurrent_lookups_and_inserts() {
         let cache = Arc::new(cache(10_000));
         for i in 0..200 {
-            cache
-                .insert("t", &unit(i), &format!("q{i}"), answer("a"), HOUR, 0)
-                .unwrap();
+            cache.insert("t", &unit(i), &format!("q{i}"), answer("a"), HOUR, 0).unwrap();
         }
         let handles: Vec<_> = (0..8)
             .map(|worker| {
@@ -991,15 +768,9 @@ mod tests {
                     let mut hits = 0;
                     for i in 0..200u64 {
                         if worker == 0 {
-                            cache
-                                .insert("t", &unit(1000 + i), "new", answer("b"), HOUR, 0)
-                                .unwrap();
+                            cache.insert("t", &unit(1000 + i), "new", answer("b"), HOUR, 0).unwrap();
                         }
-                        hits += usize::from(
-                            cache
-                                .lookup("t", &unit(i), &format!("q{i}"), 0.99, 0)
-                                .is_some(),
-                        );
+                        hits += usize::from(cache.lookup("t", &unit(i), &format!("q{i}"), 0.99, 0).is_some());
                     }
                     hits
                 })

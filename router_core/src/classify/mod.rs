@@ -53,32 +53,36 @@ impl Classifier {
 
     pub fn classify(&self, embedding: &[f32]) -> Result<Classification> {
         if embedding.len() != self.meta.dim {
-            return Err(CoreError::inference("classify", format!("embedding has {} dims, head expects {}", embedding.len(), self.meta.dim)));
+            return Err(CoreError::inference(
+                "classify",
+                format!("embedding has {} dims, head expects {}", embedding.len(), self.meta.dim),
+            ));
         }
         let input = TensorRef::from_array_view(([1_usize, self.meta.dim], embedding))
             .map_err(|e| CoreError::inference("classify", e))?;
         let mut session = self.pool.acquire();
-        let outputs = session.run(ort::inputs!["embedding" => input]).map_err(|e| CoreError::inference("classify", e))?;
-        let (_, tiers) = outputs["tier_probs"].try_extract_tensor::<f32>().map_err(|e| CoreError::inference("classify", e))?;
+        let outputs =
+            session.run(ort::inputs!["embedding" => input]).map_err(|e| CoreError::inference("classify", e))?;
+        let (_, tiers) =
+            outputs["tier_probs"].try_extract_tensor::<f32>().map_err(|e| CoreError::inference("classify", e))?;
         let (_, domains) =
             outputs["domain_probs"].try_extract_tensor::<f32>().map_err(|e| CoreError::inference("classify", e))?;
         self.interpret(tiers, domains)
     }
 
     fn interpret(&self, tiers: &[f32], domains: &[f32]) -> Result<Classification> {
-        let scores: [f32; 3] =
-            tiers.try_into().map_err(|_| CoreError::inference("classify", format!("{} tier scores, expected 3", tiers.len())))?;
+        let scores: [f32; 3] = tiers
+            .try_into()
+            .map_err(|_| CoreError::inference("classify", format!("{} tier scores, expected 3", tiers.len())))?;
         if domains.len() != self.meta.domains.len() {
-            return Err(CoreError::inference("classify", format!("{} domain scores, expected {}", domains.len(), self.meta.domains.len())));
+            return Err(CoreError::inference(
+                "classify",
+                format!("{} domain scores, expected {}", domains.len(), self.meta.domains.len()),
+            ));
         }
         let (_, confidence) = argmax(&scores);
         let (domain_index, domain_confidence) = argmax(domains);
-        Ok(Classification {
-            scores,
-            confidence,
-            domain: self.meta.domains[domain_index].clone(),
-            domain_confidence,
-        })
+        Ok(Classification { scores, confidence, domain: self.meta.domains[domain_index].clone(), domain_confidence })
     }
 }
 

@@ -103,7 +103,8 @@ impl Embedder {
     /// cut before tokenising; it prices the request, so it must not shrink with the cut).
     pub fn encode(&self, text: &str, max_tokens: usize) -> Result<(Vec<i64>, usize)> {
         let bounded = pre_truncate_chars(text, max_tokens);
-        let encoding = self.tokenizer.encode(bounded.as_ref(), true).map_err(|e| CoreError::inference("tokenize", e))?;
+        let encoding =
+            self.tokenizer.encode(bounded.as_ref(), true).map_err(|e| CoreError::inference("tokenize", e))?;
         let ids: Vec<i64> = encoding.get_ids().iter().map(|&id| i64::from(id)).collect();
         let total = extrapolate_tokens(ids.len(), bounded.len(), text.len());
         Ok((head_tail(ids, max_tokens), total))
@@ -142,18 +143,21 @@ impl Embedder {
         }
         let (ids, mask) = pad(rows, seq);
         let shape = [rows.len(), seq];
-        let ids_tensor = TensorRef::from_array_view((shape, ids.as_slice())).map_err(|e| CoreError::inference("embed", e))?;
+        let ids_tensor =
+            TensorRef::from_array_view((shape, ids.as_slice())).map_err(|e| CoreError::inference("embed", e))?;
         let mask_tensor =
             TensorRef::from_array_view((shape, mask.as_slice())).map_err(|e| CoreError::inference("embed", e))?;
         let mut session = self.pool.acquire();
         let outputs = session
             .run(ort::inputs!["input_ids" => ids_tensor, "attention_mask" => mask_tensor])
             .map_err(|e| CoreError::inference("embed", e))?;
-        let (_, flat) = outputs["sentence_embedding"]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| CoreError::inference("embed", e))?;
+        let (_, flat) =
+            outputs["sentence_embedding"].try_extract_tensor::<f32>().map_err(|e| CoreError::inference("embed", e))?;
         if flat.len() != rows.len() * self.dim {
-            return Err(CoreError::inference("embed", format!("output has {} values, expected {}", flat.len(), rows.len() * self.dim)));
+            return Err(CoreError::inference(
+                "embed",
+                format!("output has {} values, expected {}", flat.len(), rows.len() * self.dim),
+            ));
         }
         Ok(flat.chunks(self.dim).map(<[f32]>::to_vec).collect())
     }

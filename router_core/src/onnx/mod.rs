@@ -35,10 +35,7 @@ fn bind(path: &Path) -> std::result::Result<PathBuf, String> {
     if !path.is_file() {
         return Err("ONNX Runtime library not found".into());
     }
-    ort::init_from(path.display().to_string())
-        .with_name("router_core")
-        .commit()
-        .map_err(|e| e.to_string())?;
+    ort::init_from(path.display().to_string()).with_name("router_core").commit().map_err(|e| e.to_string())?;
     Ok(path.to_path_buf())
 }
 
@@ -55,9 +52,8 @@ impl SessionPool {
         if !model.is_file() {
             return Err(CoreError::model(model, "file not found"));
         }
-        let sessions = (0..size.max(1))
-            .map(|_| open_session(model, intra_threads).map(Mutex::new))
-            .collect::<Result<Vec<_>>>()?;
+        let sessions =
+            (0..size.max(1)).map(|_| open_session(model, intra_threads).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
         Ok(Self { sessions, next: AtomicUsize::new(0) })
     }
 

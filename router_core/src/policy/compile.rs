@@ -11,8 +11,8 @@ use ahash::{AHashMap, AHashSet};
 
 use crate::breaker::BreakerConfig;
 use crate::config::{
-    BreakerSpec, CacheSpec, CascadeSpec, ClassifierSpec, DomainOverride, LimitsSpec, OnExceed,
-    OverridesSpec, PolicySpec, ProviderSpec, ResidencyRule, RouterConfig, TierSpec,
+    BreakerSpec, CacheSpec, CascadeSpec, ClassifierSpec, DomainOverride, LimitsSpec, OnExceed, OverridesSpec,
+    PolicySpec, ProviderSpec, ResidencyRule, RouterConfig, TierSpec,
 };
 use crate::error::{CoreError, Result};
 
@@ -69,8 +69,7 @@ pub struct Price {
 
 impl Price {
     pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
-        (input_tokens as f64 * self.input_per_mtok + output_tokens as f64 * self.output_per_mtok)
-            / 1e6
+        (input_tokens as f64 * self.input_per_mtok + output_tokens as f64 * self.output_per_mtok) / 1e6
     }
 }
 
@@ -96,9 +95,7 @@ impl CompiledTier {
     /// The primary (first listed) provider's price: what the tier costs when healthy, used for
     /// the always-tier-3 baseline. A decision's own cost uses the provider actually chosen.
     pub fn price(&self) -> Price {
-        self.providers
-            .first()
-            .map_or(Price { input_per_mtok: 0.0, output_per_mtok: 0.0 }, |p| p.price)
+        self.providers.first().map_or(Price { input_per_mtok: 0.0, output_per_mtok: 0.0 }, |p| p.price)
     }
 }
 
@@ -214,8 +211,7 @@ impl CompiledPolicy {
 /// Validates `cfg` completely, then builds the policy; the first error found is returned.
 /// `known_domains` are the classifier's domain labels, which domain overrides must name.
 pub fn compile(cfg: RouterConfig, known_domains: &[&str]) -> Result<CompiledPolicy> {
-    let regions: AHashSet<&str> =
-        cfg.tiers.iter().flat_map(|t| &t.providers).map(|p| p.region.as_str()).collect();
+    let regions: AHashSet<&str> = cfg.tiers.iter().flat_map(|t| &t.providers).map(|p| p.region.as_str()).collect();
     check_policy(&cfg.policy, known_domains, &regions)?;
     let [tenant_limits, tier3_limits] = compile_limits(&cfg.policy.limits)?;
     let tiers = compile_tiers(&cfg.tiers)?;
@@ -223,16 +219,8 @@ pub fn compile(cfg: RouterConfig, known_domains: &[&str]) -> Result<CompiledPoli
     Ok(CompiledPolicy {
         providers: provider_index(&tiers),
         domains: overrides.domains.iter().map(domain_bounds).collect(),
-        tenants: overrides
-            .tenants
-            .iter()
-            .map(|o| bounds(&o.tenant, &o.name, o.min_tier, o.max_tier))
-            .collect(),
-        users: overrides
-            .users
-            .iter()
-            .map(|o| bounds(&o.user, &o.name, o.min_tier, o.max_tier))
-            .collect(),
+        tenants: overrides.tenants.iter().map(|o| bounds(&o.tenant, &o.name, o.min_tier, o.max_tier)).collect(),
+        users: overrides.users.iter().map(|o| bounds(&o.user, &o.name, o.min_tier, o.max_tier)).collect(),
         tenant_limits,
         tier3_limits,
         tiers,
@@ -256,17 +244,9 @@ fn check_unit(value: f32, path: &str) -> Result<()> {
     ensure((0.0..=1.0).contains(&value), || path.to_owned(), || format!("{value} is not in [0, 1]"))
 }
 
-fn check_policy(
-    policy: &PolicySpec,
-    known_domains: &[&str],
-    regions: &AHashSet<&str>,
-) -> Result<()> {
+fn check_policy(policy: &PolicySpec, known_domains: &[&str], regions: &AHashSet<&str>) -> Result<()> {
     ensure(!policy.name.trim().is_empty(), || "policy.name".into(), || "must not be empty".into())?;
-    ensure(
-        policy.expected_output_tokens > 0,
-        || "policy.expectedOutputTokens".into(),
-        || "must be > 0".into(),
-    )?;
+    ensure(policy.expected_output_tokens > 0, || "policy.expectedOutputTokens".into(), || "must be > 0".into())?;
     check_classifier(&policy.classifier)?;
     check_cache(&policy.cache)?;
     check_overrides(&policy.overrides, known_domains, regions)?;
@@ -301,17 +281,11 @@ fn check_cascade(c: &CascadeSpec) -> Result<()> {
         || "policy.cascade.maxDepth".into(),
         || format!("{} is above {MAX_CASCADE_DEPTH}", c.max_depth),
     )?;
-    c.gate
-        .min_verifier_score
-        .map_or(Ok(()), |s| check_unit(s, "policy.cascade.gate.minVerifierScore"))
+    c.gate.min_verifier_score.map_or(Ok(()), |s| check_unit(s, "policy.cascade.gate.minVerifierScore"))
 }
 
 /// Every value non-empty and none repeated; `list[i].field` names the culprit.
-fn check_distinct<'a>(
-    list: &str,
-    field: &str,
-    values: impl Iterator<Item = &'a str>,
-) -> Result<()> {
+fn check_distinct<'a>(list: &str, field: &str, values: impl Iterator<Item = &'a str>) -> Result<()> {
     let mut seen: AHashMap<&str, usize> = AHashMap::new();
     for (i, value) in values.enumerate() {
         let path = || format!("{list}[{i}].{field}");
@@ -327,9 +301,7 @@ fn check_distinct<'a>(
 fn check_rule_names<'a>(list: &str, names: impl Iterator<Item = &'a str> + Clone) -> Result<()> {
     check_distinct(list, "name", names.clone())?;
     match names.enumerate().find(|(_, n)| *n == HINT_RULE) {
-        Some((i, _)) => {
-            invalid(format!("{list}[{i}].name"), "'hint' is reserved for request hints")
-        }
+        Some((i, _)) => invalid(format!("{list}[{i}].name"), "'hint' is reserved for request hints"),
         None => Ok(()),
     }
 }
@@ -339,26 +311,16 @@ fn check_tier_number(tier: u8, path: impl FnOnce() -> String) -> Result<()> {
 }
 
 fn check_window(min: Option<u8>, max: Option<u8>, path: &str) -> Result<()> {
-    ensure(
-        min.is_some() || max.is_some(),
-        || path.to_owned(),
-        || "sets neither minTier nor maxTier".into(),
-    )?;
+    ensure(min.is_some() || max.is_some(), || path.to_owned(), || "sets neither minTier nor maxTier".into())?;
     min.map_or(Ok(()), |t| check_tier_number(t, || format!("{path}.minTier")))?;
     max.map_or(Ok(()), |t| check_tier_number(t, || format!("{path}.maxTier")))?;
     match (min, max) {
-        (Some(lo), Some(hi)) if lo > hi => {
-            invalid(format!("{path}.maxTier"), format!("{hi} is below minTier {lo}"))
-        }
+        (Some(lo), Some(hi)) if lo > hi => invalid(format!("{path}.maxTier"), format!("{hi} is below minTier {lo}")),
         _ => Ok(()),
     }
 }
 
-fn check_overrides(
-    o: &OverridesSpec,
-    known_domains: &[&str],
-    regions: &AHashSet<&str>,
-) -> Result<()> {
+fn check_overrides(o: &OverridesSpec, known_domains: &[&str], regions: &AHashSet<&str>) -> Result<()> {
     check_domains(&o.domains, known_domains)?;
     let tenants = "policy.overrides.tenants";
     check_rule_names(tenants, o.tenants.iter().map(|r| r.name.as_str()))?;
@@ -383,13 +345,7 @@ fn check_domains(rules: &[DomainOverride], known_domains: &[&str]) -> Result<()>
         ensure(
             known_domains.contains(&r.domain.as_str()),
             || format!("{list}[{i}].domain"),
-            || {
-                format!(
-                    "unknown domain '{}' (the classifier knows: {})",
-                    r.domain,
-                    known_domains.join(", ")
-                )
-            },
+            || format!("unknown domain '{}' (the classifier knows: {})", r.domain, known_domains.join(", ")),
         )?;
         check_tier_number(r.min_tier, || format!("{list}[{i}].minTier"))?;
     }
@@ -402,16 +358,8 @@ fn check_residency(rules: &[ResidencyRule], regions: &AHashSet<&str>) -> Result<
     for (i, r) in rules.iter().enumerate() {
         let path = format!("{list}[{i}]");
         let blank = |v: &Option<String>| v.as_deref().is_some_and(|s| s.trim().is_empty());
-        ensure(
-            !blank(&r.tenant),
-            || format!("{path}.tenant"),
-            || "must not be empty when set".into(),
-        )?;
-        ensure(
-            !blank(&r.request_region),
-            || format!("{path}.requestRegion"),
-            || "must not be empty when set".into(),
-        )?;
+        ensure(!blank(&r.tenant), || format!("{path}.tenant"), || "must not be empty when set".into())?;
+        ensure(!blank(&r.request_region), || format!("{path}.requestRegion"), || "must not be empty when set".into())?;
         ensure(
             !r.allowed_regions.is_empty(),
             || format!("{path}.allowedRegions"),
@@ -421,12 +369,7 @@ fn check_residency(rules: &[ResidencyRule], regions: &AHashSet<&str>) -> Result<
             ensure(
                 regions.contains(region.as_str()),
                 || format!("{path}.allowedRegions[{j}]"),
-                || {
-                    format!(
-                        "no provider serves region '{region}', so rule '{}' could never be met",
-                        r.name
-                    )
-                },
+                || format!("no provider serves region '{region}', so rule '{}' could never be met", r.name),
             )?;
         }
     }
@@ -444,18 +387,13 @@ struct LimitView<'a> {
 
 /// Validates and builds the tenant and Tier-3 limit tables, in that order.
 fn compile_limits(l: &LimitsSpec) -> Result<[LimitTable; 2]> {
-    let view =
-        |name, tenant, rate, burst, on_exceed| LimitView { name, tenant, rate, burst, on_exceed };
+    let view = |name, tenant, rate, burst, on_exceed| LimitView { name, tenant, rate, burst, on_exceed };
     let tenants: Vec<LimitView<'_>> = (l.tenants.iter())
         .map(|r| view(&r.name, &r.tenant, r.requests_per_second, r.burst, OnExceed::Reject))
         .collect();
-    let tier3: Vec<LimitView<'_>> = (l.tier3.iter())
-        .map(|r| view(&r.name, &r.tenant, r.requests_per_second, r.burst, r.on_exceed))
-        .collect();
-    Ok([
-        compile_limit_table("policy.limits.tenants", &tenants)?,
-        compile_limit_table("policy.limits.tier3", &tier3)?,
-    ])
+    let tier3: Vec<LimitView<'_>> =
+        (l.tier3.iter()).map(|r| view(&r.name, &r.tenant, r.requests_per_second, r.burst, r.on_exceed)).collect();
+    Ok([compile_limit_table("policy.limits.tenants", &tenants)?, compile_limit_table("policy.limits.tier3", &tier3)?])
 }
 
 fn compile_limit_table(list: &str, rules: &[LimitView<'_>]) -> Result<LimitTable> {
@@ -465,8 +403,7 @@ fn compile_limit_table(list: &str, rules: &[LimitView<'_>]) -> Result<LimitTable
     for (i, r) in rules.iter().enumerate() {
         let interval = limit_interval(r.rate, || format!("{list}[{i}].requestsPerSecond"))?;
         ensure(r.burst >= 1, || format!("{list}[{i}].burst"), || "must be >= 1".into())?;
-        let rule =
-            LimitRule { name: r.name.to_owned(), interval, burst: r.burst, on_exceed: r.on_exceed };
+        let rule = LimitRule { name: r.name.to_owned(), interval, burst: r.burst, on_exceed: r.on_exceed };
         if r.tenant == "*" {
             table.any = Some(rule);
         } else {
@@ -491,55 +428,34 @@ fn compile_tiers(specs: &[TierSpec]) -> Result<[CompiledTier; 3]> {
     let mut names: AHashMap<&str, String> = AHashMap::new();
     for (i, spec) in specs.iter().enumerate() {
         let path = format!("tiers[{i}]");
-        let Some(slot) = usize::from(spec.tier).checked_sub(1).and_then(|t| slots.get_mut(t))
-        else {
+        let Some(slot) = usize::from(spec.tier).checked_sub(1).and_then(|t| slots.get_mut(t)) else {
             return invalid(format!("{path}.tier"), format!("tier {} is not in 1..=3", spec.tier));
         };
         if let Some((first, _)) = slot {
-            return invalid(
-                format!("{path}.tier"),
-                format!("tier {} defined twice (also tiers[{first}])", spec.tier),
-            );
+            return invalid(format!("{path}.tier"), format!("tier {} defined twice (also tiers[{first}])", spec.tier));
         }
         *slot = Some((i, compile_tier(spec, &path, &mut names)?));
     }
     match slots {
         [Some((_, one)), Some((_, two)), Some((_, three))] => Ok([one, two, three]),
         _ => {
-            let missing: Vec<String> = (1..=3)
-                .zip(&slots)
-                .filter(|(_, s)| s.is_none())
-                .map(|(t, _)| t.to_string())
-                .collect();
-            invalid(
-                "tiers",
-                format!("tiers must be exactly 1, 2 and 3; missing {}", missing.join(", ")),
-            )
+            let missing: Vec<String> =
+                (1..=3).zip(&slots).filter(|(_, s)| s.is_none()).map(|(t, _)| t.to_string()).collect();
+            invalid("tiers", format!("tiers must be exactly 1, 2 and 3; missing {}", missing.join(", ")))
         }
     }
 }
 
-fn compile_tier<'a>(
-    spec: &'a TierSpec,
-    path: &str,
-    names: &mut AHashMap<&'a str, String>,
-) -> Result<CompiledTier> {
+fn compile_tier<'a>(spec: &'a TierSpec, path: &str, names: &mut AHashMap<&'a str, String>) -> Result<CompiledTier> {
     ensure(!spec.name.trim().is_empty(), || format!("{path}.name"), || "must not be empty".into())?;
     ensure(spec.timeout_ms > 0, || format!("{path}.timeoutMs"), || "must be > 0".into())?;
-    ensure(
-        !spec.providers.is_empty(),
-        || format!("{path}.providers"),
-        || "must list at least one provider".into(),
-    )?;
+    ensure(!spec.providers.is_empty(), || format!("{path}.providers"), || "must list at least one provider".into())?;
     let breaker = compile_breaker(&spec.breaker, &format!("{path}.breaker"))?;
     let mut providers = Vec::with_capacity(spec.providers.len());
     for (j, p) in spec.providers.iter().enumerate() {
         let ppath = format!("{path}.providers[{j}]");
         if let Some(first) = names.insert(p.name.as_str(), ppath.clone()) {
-            return invalid(
-                format!("{ppath}.name"),
-                format!("duplicate provider name '{}' (also {first})", p.name),
-            );
+            return invalid(format!("{ppath}.name"), format!("duplicate provider name '{}' (also {first})", p.name));
         }
         providers.push(compile_provider(p, spec, &ppath)?);
     }
@@ -548,11 +464,7 @@ fn compile_tier<'a>(
 
 fn compile_provider(p: &ProviderSpec, tier: &TierSpec, path: &str) -> Result<CompiledProvider> {
     for (field, value) in [("name", &p.name), ("model", &p.model), ("region", &p.region)] {
-        ensure(
-            !value.trim().is_empty(),
-            || format!("{path}.{field}"),
-            || "must not be empty".into(),
-        )?;
+        ensure(!value.trim().is_empty(), || format!("{path}.{field}"), || "must not be empty".into())?;
     }
     ensure(
         is_http_url(&p.base_url),
@@ -560,11 +472,7 @@ fn compile_provider(p: &ProviderSpec, tier: &TierSpec, path: &str) -> Result<Com
         || format!("'{}' is not an http(s) URL", p.base_url),
     )?;
     let price = |v: f64, field: &str| {
-        ensure(
-            v.is_finite() && v >= 0.0,
-            || format!("{path}.{field}"),
-            || format!("{v} must be finite and >= 0"),
-        )
+        ensure(v.is_finite() && v >= 0.0, || format!("{path}.{field}"), || format!("{v} must be finite and >= 0"))
     };
     price(p.price_input_per_mtok, "priceInputPerMtok")?;
     price(p.price_output_per_mtok, "priceOutputPerMtok")?;
@@ -578,10 +486,7 @@ fn compile_provider(p: &ProviderSpec, tier: &TierSpec, path: &str) -> Result<Com
         spec: p.clone(),
         tier: tier.tier,
         timeout: Duration::from_millis(u64::from(p.timeout_ms.unwrap_or(tier.timeout_ms))),
-        price: Price {
-            input_per_mtok: p.price_input_per_mtok,
-            output_per_mtok: p.price_output_per_mtok,
-        },
+        price: Price { input_per_mtok: p.price_input_per_mtok, output_per_mtok: p.price_output_per_mtok },
     })
 }
 
@@ -595,9 +500,7 @@ fn is_http_url(url: &str) -> bool {
 }
 
 fn compile_breaker(b: &BreakerSpec, path: &str) -> Result<BreakerConfig> {
-    let at_least_one = |v: u32, field: &str| {
-        ensure(v >= 1, || format!("{path}.{field}"), || "must be >= 1".into())
-    };
+    let at_least_one = |v: u32, field: &str| ensure(v >= 1, || format!("{path}.{field}"), || "must be >= 1".into());
     at_least_one(b.failure_threshold, "failureThreshold")?;
     at_least_one(b.half_open_probes, "halfOpenProbes")?;
     at_least_one(b.success_threshold, "successThreshold")?;
@@ -617,9 +520,10 @@ fn compile_breaker(b: &BreakerSpec, path: &str) -> Result<BreakerConfig> {
 }
 
 fn provider_index(tiers: &[CompiledTier; 3]) -> AHashMap<String, (usize, usize)> {
-    let positions = tiers.iter().enumerate().flat_map(|(t, tier)| {
-        tier.providers.iter().enumerate().map(move |(i, p)| (p.spec.name.clone(), (t, i)))
-    });
+    let positions = tiers
+        .iter()
+        .enumerate()
+        .flat_map(|(t, tier)| tier.providers.iter().enumerate().map(move |(i, p)| (p.spec.name.clone(), (t, i))));
     positions.collect()
 }
 
@@ -628,10 +532,7 @@ fn domain_bounds(o: &DomainOverride) -> (String, TierBounds) {
 }
 
 fn bounds(key: &str, rule: &str, min: Option<u8>, max: Option<u8>) -> (String, TierBounds) {
-    (
-        key.to_owned(),
-        TierBounds { rule: rule.to_owned(), min: min.unwrap_or(1), max: max.unwrap_or(3) },
-    )
+    (key.to_owned(), TierBounds { rule: rule.to_owned(), min: min.unwrap_or(1), max: max.unwrap_or(3) })
 }
 
 /// A small valid config shared by the unit tests of `policy` and `breaker`.
@@ -757,38 +658,22 @@ mod tests {
     fn tiers_must_be_exactly_one_two_three() {
         assert_eq!(refused(|c| c.tiers[0].tier = 4).0, "tiers[0].tier");
         let (path, message) = refused(|c| c.tiers[0].tier = 1);
-        assert_eq!(
-            (path.as_str(), message.as_str()),
-            ("tiers[1].tier", "tier 1 defined twice (also tiers[0])")
-        );
+        assert_eq!((path.as_str(), message.as_str()), ("tiers[1].tier", "tier 1 defined twice (also tiers[0])"));
         let (path, message) = refused(|c| {
             c.tiers.remove(0);
         });
-        assert_eq!(
-            (path.as_str(), message.as_str()),
-            ("tiers", "tiers must be exactly 1, 2 and 3; missing 3")
-        );
+        assert_eq!((path.as_str(), message.as_str()), ("tiers", "tiers must be exactly 1, 2 and 3; missing 3"));
         assert_eq!(refused(|c| c.tiers[2].providers.clear()).0, "tiers[2].providers");
     }
 
     #[test]
     fn providers_are_checked_field_by_field() {
         let p = "tiers[1].providers[1]";
-        assert_eq!(
-            refused(|c| c.tiers[1].providers[1].name = "big-us".into()).0,
-            format!("{p}.name")
-        );
+        assert_eq!(refused(|c| c.tiers[1].providers[1].name = "big-us".into()).0, format!("{p}.name"));
         assert_eq!(refused(|c| c.tiers[1].providers[1].model = " ".into()).0, format!("{p}.model"));
-        assert_eq!(
-            refused(|c| c.tiers[1].providers[0].region.clear()).0,
-            "tiers[1].providers[0].region"
-        );
+        assert_eq!(refused(|c| c.tiers[1].providers[0].region.clear()).0, "tiers[1].providers[0].region");
         for url in ["ftp://x", "http://", "https:// x", "small:8000", "http://:80/v1"] {
-            assert_eq!(
-                refused(|c| c.tiers[1].providers[1].base_url = url.into()).0,
-                format!("{p}.baseUrl"),
-                "{url}"
-            );
+            assert_eq!(refused(|c| c.tiers[1].providers[1].base_url = url.into()).0, format!("{p}.baseUrl"), "{url}");
         }
         assert_eq!(
             refused(|c| c.tiers[1].providers[1].price_input_per_mtok = -1.0).0,
@@ -798,62 +683,35 @@ mod tests {
             refused(|c| c.tiers[1].providers[1].price_output_per_mtok = f64::NAN).0,
             format!("{p}.priceOutputPerMtok")
         );
-        assert_eq!(
-            refused(|c| c.tiers[1].providers[1].timeout_ms = Some(0)).0,
-            format!("{p}.timeoutMs")
-        );
+        assert_eq!(refused(|c| c.tiers[1].providers[1].timeout_ms = Some(0)).0, format!("{p}.timeoutMs"));
         assert_eq!(refused(|c| c.tiers[1].timeout_ms = 0).0, "tiers[1].timeoutMs");
     }
 
     #[test]
     fn breaker_specs_are_checked() {
         let b = "tiers[1].breaker";
-        assert_eq!(
-            refused(|c| c.tiers[1].breaker.failure_threshold = 0).0,
-            format!("{b}.failureThreshold")
-        );
-        assert_eq!(
-            refused(|c| c.tiers[1].breaker.half_open_probes = 0).0,
-            format!("{b}.halfOpenProbes")
-        );
-        assert_eq!(
-            refused(|c| c.tiers[1].breaker.success_threshold = 0).0,
-            format!("{b}.successThreshold")
-        );
+        assert_eq!(refused(|c| c.tiers[1].breaker.failure_threshold = 0).0, format!("{b}.failureThreshold"));
+        assert_eq!(refused(|c| c.tiers[1].breaker.half_open_probes = 0).0, format!("{b}.halfOpenProbes"));
+        assert_eq!(refused(|c| c.tiers[1].breaker.success_threshold = 0).0, format!("{b}.successThreshold"));
         for secs in [0.0, -1.0, f64::INFINITY, f64::NAN] {
-            assert_eq!(
-                refused(|c| c.tiers[1].breaker.open_seconds = secs).0,
-                format!("{b}.openSeconds")
-            );
+            assert_eq!(refused(|c| c.tiers[1].breaker.open_seconds = secs).0, format!("{b}.openSeconds"));
         }
     }
 
     #[test]
     fn classifier_cache_and_cascade_ranges() {
-        assert_eq!(
-            refused(|c| c.policy.classifier.max_underroute_risk = 1.5).0,
-            "policy.classifier.maxUnderrouteRisk"
-        );
+        assert_eq!(refused(|c| c.policy.classifier.max_underroute_risk = 1.5).0, "policy.classifier.maxUnderrouteRisk");
         assert_eq!(
             refused(|c| c.policy.classifier.confidence_threshold = f32::NAN).0,
             "policy.classifier.confidenceThreshold"
         );
-        assert_eq!(
-            refused(|c| c.policy.classifier.max_tokens = 7).0,
-            "policy.classifier.maxTokens"
-        );
-        assert_eq!(
-            refused(|c| c.policy.classifier.max_tokens = 513).0,
-            "policy.classifier.maxTokens"
-        );
+        assert_eq!(refused(|c| c.policy.classifier.max_tokens = 7).0, "policy.classifier.maxTokens");
+        assert_eq!(refused(|c| c.policy.classifier.max_tokens = 513).0, "policy.classifier.maxTokens");
         assert_eq!(
             refused(|c| c.policy.cache.semantic.similarity_threshold = 0.0).0,
             "policy.cache.semantic.similarityThreshold"
         );
-        assert_eq!(
-            refused(|c| c.policy.cache.exact.ttl_seconds = 0).0,
-            "policy.cache.exact.ttlSeconds"
-        );
+        assert_eq!(refused(|c| c.policy.cache.exact.ttl_seconds = 0).0, "policy.cache.exact.ttlSeconds");
         assert_eq!(refused(|c| c.policy.cascade.max_depth = 3).0, "policy.cascade.maxDepth");
         assert_eq!(
             refused(|c| c.policy.cascade.gate.min_verifier_score = Some(2.0)).0,
@@ -868,10 +726,7 @@ mod tests {
         let (path, message) = refused(|c| c.policy.overrides.domains[0].domain = "medical".into());
         assert_eq!(path, format!("{o}.domains[0].domain"));
         assert!(message.contains("unknown domain 'medical'"), "{message}");
-        assert_eq!(
-            refused(|c| c.policy.overrides.domains[0].min_tier = 0).0,
-            format!("{o}.domains[0].minTier")
-        );
+        assert_eq!(refused(|c| c.policy.overrides.domains[0].min_tier = 0).0, format!("{o}.domains[0].minTier"));
         assert_eq!(
             refused(|c| c.policy.overrides.tenants[1].name = "free-cap".into()).0,
             format!("{o}.tenants[1].name")
@@ -880,56 +735,34 @@ mod tests {
             refused(|c| c.policy.overrides.tenants[1].tenant = "free".into()).0,
             format!("{o}.tenants[1].tenant")
         );
-        assert_eq!(
-            refused(|c| c.policy.overrides.tenants[0].max_tier = None).0,
-            format!("{o}.tenants[0]")
-        );
-        assert_eq!(
-            refused(|c| c.policy.overrides.users[0].max_tier = Some(2)).0,
-            format!("{o}.users[0].maxTier")
-        );
-        assert_eq!(
-            refused(|c| c.policy.overrides.users[0].name = "hint".into()).0,
-            format!("{o}.users[0].name")
-        );
-        assert_eq!(
-            refused(|c| c.policy.overrides.users[0].name.clear()).0,
-            format!("{o}.users[0].name")
-        );
+        assert_eq!(refused(|c| c.policy.overrides.tenants[0].max_tier = None).0, format!("{o}.tenants[0]"));
+        assert_eq!(refused(|c| c.policy.overrides.users[0].max_tier = Some(2)).0, format!("{o}.users[0].maxTier"));
+        assert_eq!(refused(|c| c.policy.overrides.users[0].name = "hint".into()).0, format!("{o}.users[0].name"));
+        assert_eq!(refused(|c| c.policy.overrides.users[0].name.clear()).0, format!("{o}.users[0].name"));
     }
 
     #[test]
     fn residency_must_be_satisfiable() {
         let r = "policy.overrides.residency[0]";
-        let (path, message) =
-            refused(|c| c.policy.overrides.residency[0].allowed_regions.push("apac".into()));
+        let (path, message) = refused(|c| c.policy.overrides.residency[0].allowed_regions.push("apac".into()));
         assert_eq!(path, format!("{r}.allowedRegions[1]"));
         assert!(message.contains("could never be met"), "{message}");
         assert_eq!(
             refused(|c| c.policy.overrides.residency[0].allowed_regions.clear()).0,
             format!("{r}.allowedRegions")
         );
-        assert_eq!(
-            refused(|c| c.policy.overrides.residency[0].tenant = Some(String::new())).0,
-            format!("{r}.tenant")
-        );
+        assert_eq!(refused(|c| c.policy.overrides.residency[0].tenant = Some(String::new())).0, format!("{r}.tenant"));
     }
 
     #[test]
     fn limits_are_checked() {
         let l = "policy.limits";
-        assert_eq!(
-            refused(|c| c.policy.limits.tenants[0].burst = 0).0,
-            format!("{l}.tenants[0].burst")
-        );
+        assert_eq!(refused(|c| c.policy.limits.tenants[0].burst = 0).0, format!("{l}.tenants[0].burst"));
         for rps in [0.0, -2.0, f64::NAN, f64::INFINITY, 1e-300] {
             let path = refused(|c| c.policy.limits.tier3[0].requests_per_second = rps).0;
             assert_eq!(path, format!("{l}.tier3[0].requestsPerSecond"), "{rps}");
         }
-        assert_eq!(
-            refused(|c| c.policy.limits.tenants[1].tenant = "*".into()).0,
-            format!("{l}.tenants[1].tenant")
-        );
+        assert_eq!(refused(|c| c.policy.limits.tenants[1].tenant = "*".into()).0, format!("{l}.tenants[1].tenant"));
         assert_eq!(
             refused(|c| c.policy.limits.tenants[1].name = "per-tenant".into()).0,
             format!("{l}.tenants[1].name")

@@ -98,10 +98,7 @@ struct Buckets {
 
 impl Default for Buckets {
     fn default() -> Self {
-        Self {
-            shards: std::array::from_fn(|_| Mutex::default()),
-            hasher: ahash::RandomState::new(),
-        }
+        Self { shards: std::array::from_fn(|_| Mutex::default()), hasher: ahash::RandomState::new() }
     }
 }
 
@@ -199,15 +196,9 @@ mod tests {
         let t0 = Instant::now();
         assert!(limiter.check_tenant(&p, "free", t0).is_ok());
         assert!(limiter.check_tenant(&p, "free", t0).is_ok());
-        assert_eq!(
-            retry_after(limiter.check_tenant(&p, "free", t0)),
-            ("free-rps".into(), Duration::from_secs(1))
-        );
+        assert_eq!(retry_after(limiter.check_tenant(&p, "free", t0)), ("free-rps".into(), Duration::from_secs(1)));
         let later = t0 + Duration::from_millis(400);
-        assert_eq!(
-            retry_after(limiter.check_tenant(&p, "free", later)).1,
-            Duration::from_millis(600)
-        );
+        assert_eq!(retry_after(limiter.check_tenant(&p, "free", later)).1, Duration::from_millis(600));
         assert!(limiter.check_tenant(&p, "free", t0 + Duration::from_secs(1)).is_ok());
     }
 
@@ -232,10 +223,7 @@ mod tests {
         assert_eq!(limiter.limit_tier(&p, "a", choice(2), t0).map(|c| c.tier).ok(), Some(2));
         let downgraded = limiter.limit_tier(&p, "a", choice(3), t0).ok();
         let summary = downgraded.map(|c| (c.tier, c.reason.to_string(), c.trail));
-        assert_eq!(
-            summary,
-            Some((2, "limit:t3-budget".into(), vec!["limit:t3-budget->tier2".into()]))
-        );
+        assert_eq!(summary, Some((2, "limit:t3-budget".into(), vec!["limit:t3-budget->tier2".into()])));
         assert_eq!(limiter.limit_tier(&p, "b", choice(3), t0).map(|c| c.tier).ok(), Some(3));
     }
 

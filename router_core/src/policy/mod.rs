@@ -8,11 +8,11 @@ pub mod limiter;
 pub mod rules;
 
 pub use compile::{
-    compile, parse_config, CompiledPolicy, CompiledProvider, CompiledTier, LimitRule, LimitTable,
-    Price, TierBounds, HINT_RULE,
+    compile, parse_config, CompiledPolicy, CompiledProvider, CompiledTier, LimitRule, LimitTable, Price, TierBounds,
+    HINT_RULE,
 };
 pub use limiter::Limiter;
 pub use rules::{
-    allowed_regions, candidates, choose_tier, classifier_tier, select_providers, tier_cap,
-    PolicyInput, Reason, Residency, Selection, TierChoice,
+    allowed_regions, candidates, choose_tier, classifier_tier, select_providers, tier_cap, PolicyInput, Reason,
+    Residency, Selection, TierChoice,
 };

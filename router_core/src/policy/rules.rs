@@ -147,11 +147,7 @@ pub fn classifier_tier(scores: &[f32; 3], max_risk: f32) -> u8 {
 pub fn choose_tier(policy: &CompiledPolicy, input: &PolicyInput<'_>) -> TierChoice {
     let cls = policy.classifier();
     let tier = classifier_tier(&input.scores, cls.max_underroute_risk);
-    let mut choice = TierChoice {
-        tier,
-        reason: Reason::Classifier,
-        trail: vec![format!("classifier->tier{tier}")],
-    };
+    let mut choice = TierChoice { tier, reason: Reason::Classifier, trail: vec![format!("classifier->tier{tier}")] };
     // NaN confidence counts as low: an uncalibrated answer must not save money.
     if input.confidence.is_nan() || input.confidence < cls.confidence_threshold {
         choice.tier = (tier + 1).min(3);
@@ -192,11 +188,7 @@ impl Residency<'_> {
 
 /// Residency rules matching this tenant and request region (a rule's unset field matches
 /// anything; a set `requestRegion` needs a request region). `None` when no rule matches.
-pub fn allowed_regions<'p>(
-    policy: &'p CompiledPolicy,
-    tenant: &str,
-    region: Option<&str>,
-) -> Option<Residency<'p>> {
+pub fn allowed_regions<'p>(policy: &'p CompiledPolicy, tenant: &str, region: Option<&str>) -> Option<Residency<'p>> {
     let mut matching = policy.residency_rules().iter().filter(|r| {
         r.tenant.as_deref().is_none_or(|t| t == tenant)
             && r.request_region.as_deref().is_none_or(|want| region == Some(want))
@@ -274,11 +266,8 @@ pub fn select_providers<'p>(
             return Ok(Selection { tier, moved: tier != required, providers });
         }
     }
-    let why: Vec<String> =
-        (required..=3).map(|t| unavailable(policy, t, residency, breakers, now)).collect();
-    Err(CoreError::NoProvider {
-        message: format!("nothing at tier {required} or above can serve: {}", why.join("; ")),
-    })
+    let why: Vec<String> = (required..=3).map(|t| unavailable(policy, t, residency, breakers, now)).collect();
+    Err(CoreError::NoProvider { message: format!("nothing at tier {required} or above can serve: {}", why.join("; ")) })
 }
 
 /// `tier 2: a (breaker open), b (region us-east excluded by residency rule eu-only)`.
@@ -346,10 +335,7 @@ mod tests {
         .iter()
         .map(Reason::to_string)
         .collect();
-        assert_eq!(
-            labels,
-            ["cache_exact", "cache_semantic", "classifier", "override:r", "limit:l", "escalated"]
-        );
+        assert_eq!(labels, ["cache_exact", "cache_semantic", "classifier", "override:r", "limit:l", "escalated"]);
     }
 
     #[test]
@@ -382,10 +368,7 @@ mod tests {
     #[test]
     fn tenant_max_caps_domain_min_and_user_beats_tenant() {
         let p = policy();
-        let capped = choose_tier(
-            &p,
-            &PolicyInput { domain: "legal", tenant: "free", ..input([1.0, 0.0, 0.0]) },
-        );
+        let capped = choose_tier(&p, &PolicyInput { domain: "legal", tenant: "free", ..input([1.0, 0.0, 0.0]) });
         assert_eq!((capped.tier, capped.reason.to_string()), (2, "override:free-cap".into()));
         let trail = [
             "classifier->tier1",
@@ -403,15 +386,9 @@ mod tests {
         let p = policy();
         let up = choose_tier(&p, &PolicyInput { min_tier: Some(3), ..input([1.0, 0.0, 0.0]) });
         assert_eq!((up.tier, up.reason.to_string()), (3, "override:hint".into()));
-        let capped = choose_tier(
-            &p,
-            &PolicyInput { min_tier: Some(3), tenant: "free", ..input([1.0, 0.0, 0.0]) },
-        );
+        let capped = choose_tier(&p, &PolicyInput { min_tier: Some(3), tenant: "free", ..input([1.0, 0.0, 0.0]) });
         assert_eq!(capped.tier, 2, "a hint never passes a tenant max");
-        let floor = choose_tier(
-            &p,
-            &PolicyInput { max_tier: Some(1), tenant: "vip", ..input([1.0, 0.0, 0.0]) },
-        );
+        let floor = choose_tier(&p, &PolicyInput { max_tier: Some(1), tenant: "vip", ..input([1.0, 0.0, 0.0]) });
         assert_eq!((floor.tier, floor.reason.to_string()), (2, "override:vip-floor".into()));
         let down = choose_tier(&p, &PolicyInput { max_tier: Some(1), ..input([0.0, 0.0, 1.0]) });
         assert_eq!(down.tier, 1);
@@ -432,14 +409,10 @@ mod tests {
         assert!(PolicyInput { min_tier: Some(2), max_tier: Some(2), ..input([1.0, 0.0, 0.0]) }
             .validate_hints()
             .is_ok());
-        for (min, max, field) in [
-            (Some(0), None, "min_tier"),
-            (None, Some(4), "max_tier"),
-            (Some(3), Some(2), "max_tier"),
-        ] {
-            match (PolicyInput { min_tier: min, max_tier: max, ..input([1.0, 0.0, 0.0]) })
-                .validate_hints()
-            {
+        for (min, max, field) in
+            [(Some(0), None, "min_tier"), (None, Some(4), "max_tier"), (Some(3), Some(2), "max_tier")]
+        {
+            match (PolicyInput { min_tier: min, max_tier: max, ..input([1.0, 0.0, 0.0]) }).validate_hints() {
                 Err(CoreError::InvalidRequest { field: f, .. }) => assert_eq!(f, field),
                 other => unreachable!("{other:?}"),
             }
@@ -471,10 +444,7 @@ mod tests {
             Err(e) => unreachable!("{e}"),
         };
         let both = allowed_regions(&p, "acme-eu", Some("us"));
-        assert_eq!(
-            both,
-            Some(Residency { rules: vec!["eu-only", "from-us"], regions: vec!["us"] })
-        );
+        assert_eq!(both, Some(Residency { rules: vec!["eu-only", "from-us"], regions: vec!["us"] }));
         assert_eq!(allowed_regions(&p, "x", Some("us")).map(|r| r.label()), Some("from-us".into()));
     }
 

@@ -7,11 +7,21 @@ use pyo3::prelude::*;
 use crate::error::CoreError;
 
 create_exception!(_core, RouterError, PyException, "Base class of every llm-router core error.");
-create_exception!(_core, InvalidConfigError, RouterError, "A config failed parsing or validation; the live one is unchanged.");
+create_exception!(
+    _core,
+    InvalidConfigError,
+    RouterError,
+    "A config failed parsing or validation; the live one is unchanged."
+);
 create_exception!(_core, InvalidRequestError, RouterError, "A request field is invalid.");
 create_exception!(_core, ModelError, RouterError, "A model file is missing or malformed.");
 create_exception!(_core, InferenceError, RouterError, "Tokenisation or ONNX Runtime failed.");
-create_exception!(_core, RateLimitedError, RouterError, "A tenant or Tier-3 limit refused the request: args = (message, rule, retry_after_s).");
+create_exception!(
+    _core,
+    RateLimitedError,
+    RouterError,
+    "A tenant or Tier-3 limit refused the request: args = (message, rule, retry_after_s)."
+);
 create_exception!(_core, NoProviderError, RouterError, "No provider can serve the required tier.");
 create_exception!(_core, SnapshotError, RouterError, "A cache snapshot could not be written or read.");
 create_exception!(_core, NotConfiguredError, RouterError, "decide() before apply_config().");
@@ -23,7 +33,9 @@ pub fn to_py(err: CoreError) -> PyErr {
         CoreError::InvalidRequest { field, .. } => InvalidRequestError::new_err((message, field)),
         CoreError::Model { .. } => ModelError::new_err(message),
         CoreError::Inference { .. } => InferenceError::new_err(message),
-        CoreError::RateLimited { rule, retry_after } => RateLimitedError::new_err((message, rule, retry_after.as_secs_f64())),
+        CoreError::RateLimited { rule, retry_after } => {
+            RateLimitedError::new_err((message, rule, retry_after.as_secs_f64()))
+        }
         CoreError::NoProvider { .. } => NoProviderError::new_err(message),
         CoreError::Snapshot { .. } => SnapshotError::new_err(message),
         CoreError::NotConfigured => NotConfiguredError::new_err(message),

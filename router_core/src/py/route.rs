@@ -171,7 +171,10 @@ impl PyDecision {
     fn __repr__(&self) -> String {
         format!(
             "Decision(tier={}, provider={:?}, reason={:?}, confidence={:.3})",
-            self.inner.tier, self.inner.provider, self.inner.reason.to_string(), self.inner.confidence
+            self.inner.tier,
+            self.inner.provider,
+            self.inner.reason.to_string(),
+            self.inner.confidence
         )
     }
 }
@@ -245,7 +248,10 @@ impl PyRouter {
             embedder: EmbedderOptions { variant, sessions, intra_threads },
             exact_max_entries,
             exact_max_bytes,
-            semantic: SemanticOptions { max_entries_per_tenant: semantic_max_entries_per_tenant, ..SemanticOptions::default() },
+            semantic: SemanticOptions {
+                max_entries_per_tenant: semantic_max_entries_per_tenant,
+                ..SemanticOptions::default()
+            },
             snapshot_dir,
         };
         let inner = py.detach(|| Router::new(&opts)).map_err(to_py)?;
@@ -354,7 +360,9 @@ pub(super) fn parse_variant(name: &str) -> PyResult<Variant> {
         "default" => Ok(Variant::Default),
         "fp32" => Ok(Variant::Fp32),
         "int8" => Ok(Variant::Int8),
-        other => Err(pyo3::exceptions::PyValueError::new_err(format!("variant must be default, fp32 or int8, not {other:?}"))),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "variant must be default, fp32 or int8, not {other:?}"
+        ))),
     }
 }
 
