@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export LLM_ROUTER_MODEL_DIR := $(abspath $(MODELS))
 ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library())')
 
-CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) $(MODELS)/embedder/manifest.json
+CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) scripts/build_embedder.py
 CLASSIFIER_STAMP := $(MODELS)/classifier/.built-$(shell cat $(CLASSIFIER_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 
 .PHONY: help setup venv develop models test test-rust test-python typecheck demo bench clean
@@ -41,7 +41,7 @@ models: develop $(MODELS)/embedder/manifest.json $(CLASSIFIER_STAMP) ## Export t
 $(MODELS)/embedder/manifest.json: scripts/build_embedder.py data/embedder_eval_queries.txt
 	$(PY) scripts/build_embedder.py --out $(MODELS)/embedder
 
-$(CLASSIFIER_STAMP):
+$(CLASSIFIER_STAMP): $(MODELS)/embedder/manifest.json
 	# One BLAS thread: faster on 2 busy cores, and deterministic.
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/llm-router train data/routing/train.jsonl --out $(MODELS)/classifier
 	touch $@
