@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.config.schema import LimitsSpec, RouterConfig
 from router_py.eval.baseline import fit_length_baseline
@@ -19,10 +17,10 @@ from router_py.train.dataset import GoldenItem, load_golden
 DEFAULT_BASELINE_TRAIN = Path("data/routing/train.jsonl")
 
 
-class GoldenEvaluation(BaseModel):
-    """`eval golden --json`: the router's report, with the length-only baseline beside it."""
+class GoldenEvaluation(GoldenReport):
+    """`eval golden --json`: the router's report (DESIGN.md's fields at the top level), with the
+    length-only baseline beside it."""
 
-    report: GoldenReport
     baseline_length: SliceReport | None
     baseline_by_source: dict[str, SliceReport] | None
 
@@ -75,12 +73,12 @@ def evaluate_golden(engine: RoutingEngine, config: RouterConfig, items: list[Gol
     routed, tokens = route_items(engine, items)
     report = golden_report(items, routed, prices, tokens, output_tokens)
     if baseline_train is None:
-        return GoldenEvaluation(report=report, baseline_length=None, baseline_by_source=None)
+        return GoldenEvaluation(**report.model_dump(), baseline_length=None, baseline_by_source=None)
     train_tokens = [engine.core.count_tokens(it.query) for it in baseline_train]
     baseline = fit_length_baseline(baseline_train, train_tokens)
     base = golden_report(items, baseline.route(items, tokens), prices, tokens, output_tokens)
     overall = SliceReport(**base.model_dump(include=set(SliceReport.model_fields)))
-    return GoldenEvaluation(report=report, baseline_length=overall, baseline_by_source=base.by_source)
+    return GoldenEvaluation(**report.model_dump(), baseline_length=overall, baseline_by_source=base.by_source)
 
 
 def run_golden(args: argparse.Namespace) -> int:
@@ -97,16 +95,16 @@ def run_golden(args: argparse.Namespace) -> int:
 
 
 def format_table(result: GoldenEvaluation) -> str:
-    rows: list[tuple[str, SliceReport, SliceReport | None]] = [("all", result.report, result.baseline_length)]
-    if result.report.tail is not None:
-        rows.append(("tail", result.report.tail, None))
-    for source, figures in result.report.by_source.items():
+    rows: list[tuple[str, SliceReport, SliceReport | None]] = [("all", result, result.baseline_length)]
+    if result.tail is not None:
+        rows.append(("tail", result.tail, None))
+    for source, figures in result.by_source.items():
         rows.append((source, figures, (result.baseline_by_source or {}).get(source)))
     lines = [f"{'slice':<22}{'n':>6}{'acc':>7}{'under':>7}{'over':>7}{'cost':>7}{'regret':>8}   baseline acc/under/cost"]
     for name, r, b in rows:
         baseline = f"{b.accuracy:.3f}/{b.under_routed:.3f}/{b.cost_ratio:.3f}" if b else "-"
         lines.append(f"{name:<22}{r.n:>6}{r.accuracy:>7.3f}{r.under_routed:>7.3f}{r.over_routed:>7.3f}"
                      f"{r.cost_ratio:>7.3f}{r.regret:>8.3f}   {baseline}")
-    lat = result.report.latency_ms
+    lat = result.latency_ms
     lines.append(f"decision latency p50 {lat.p50:.2f} ms, p99 {lat.p99:.2f} ms")
     return "\n".join(lines)
