@@ -14,8 +14,8 @@ use crate::classify::{Classification, Classifier};
 use crate::embed::{Embedder, EmbedderOptions, Variant};
 use crate::error::{CoreError, Result};
 use crate::policy::{
-    allowed_regions, choose_tier, compile, parse_config, select_providers, tier_cap, CompiledPolicy, CompiledProvider,
-    Limiter, PolicyInput, Reason,
+    allowed_regions, choose_tier, compile, parse_config, select_providers, tier_cap, validate_hints, CompiledPolicy,
+    CompiledProvider, Limiter, PolicyInput, Reason,
 };
 
 /// One routing question. The text is what the classifier and caches see (the service joins the
@@ -364,14 +364,6 @@ impl Router {
     pub fn expire_caches(&self) -> usize {
         self.semantic.expire(now_ms())
     }
-
-    pub fn exact_cache(&self) -> &ExactCache {
-        &self.exact
-    }
-
-    pub fn semantic_cache(&self) -> &SemanticCache {
-        &self.semantic
-    }
 }
 
 fn validate(request: &RouteRequest) -> Result<()> {
@@ -383,17 +375,7 @@ fn validate(request: &RouteRequest) -> Result<()> {
     if request.text.trim().is_empty() {
         return Err(invalid("text", "must not be empty"));
     }
-    for (field, hint) in [("min_tier", request.min_tier), ("max_tier", request.max_tier)] {
-        if hint.is_some_and(|t| !(1..=3).contains(&t)) {
-            return Err(invalid(field, "must be 1, 2 or 3"));
-        }
-    }
-    if let (Some(lo), Some(hi)) = (request.min_tier, request.max_tier) {
-        if lo > hi {
-            return Err(invalid("min_tier", "must not exceed max_tier"));
-        }
-    }
-    Ok(())
+    validate_hints(request.min_tier, request.max_tier)
 }
 
 fn cache_hit(

@@ -13,6 +13,6 @@ pub use compile::{
 };
 pub use limiter::Limiter;
 pub use rules::{
-    allowed_regions, candidates, choose_tier, classifier_tier, select_providers, tier_cap, PolicyInput, Reason,
-    Residency, Selection, TierChoice,
+    allowed_regions, candidates, choose_tier, classifier_tier, select_providers, tier_cap, validate_hints, PolicyInput,
+    Reason, Residency, Selection, TierChoice,
 };

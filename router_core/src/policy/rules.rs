@@ -33,15 +33,20 @@ impl PolicyInput<'_> {
     /// Hints must be tiers and `min <= max`; for the request boundary, where a bad hint is the
     /// caller's error. `choose_tier` itself tolerates anything.
     pub fn validate_hints(&self) -> Result<()> {
-        for (field, hint) in [("min_tier", self.min_tier), ("max_tier", self.max_tier)] {
-            if hint.is_some_and(|t| !(1..=3).contains(&t)) {
-                return Err(invalid_hint(field, "must be 1, 2 or 3"));
-            }
+        validate_hints(self.min_tier, self.max_tier)
+    }
+}
+
+/// Tier hints as a request carries them: each a tier, and `min <= max`.
+pub fn validate_hints(min_tier: Option<u8>, max_tier: Option<u8>) -> Result<()> {
+    for (field, hint) in [("min_tier", min_tier), ("max_tier", max_tier)] {
+        if hint.is_some_and(|t| !(1..=3).contains(&t)) {
+            return Err(invalid_hint(field, "must be 1, 2 or 3"));
         }
-        match (self.min_tier, self.max_tier) {
-            (Some(lo), Some(hi)) if lo > hi => Err(invalid_hint("max_tier", "must be >= min_tier")),
-            _ => Ok(()),
-        }
+    }
+    match (min_tier, max_tier) {
+        (Some(lo), Some(hi)) if lo > hi => Err(invalid_hint("max_tier", "must be >= min_tier")),
+        _ => Ok(()),
     }
 }
 
