@@ -16,7 +16,7 @@ ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library()
 CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) scripts/build_embedder.py
 CLASSIFIER_STAMP := $(MODELS)/classifier/.built-$(shell cat $(CLASSIFIER_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 
-.PHONY: help setup venv develop models test test-rust test-python typecheck demo bench clean
+.PHONY: help setup venv develop models test lint test-rust test-python typecheck demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,7 +46,10 @@ $(CLASSIFIER_STAMP): $(MODELS)/embedder/manifest.json
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/llm-router train data/routing/train.jsonl --out $(MODELS)/classifier
 	touch $@
 
-test: setup test-rust test-python typecheck ## Everything CI runs
+test: setup lint test-rust test-python typecheck ## Everything CI runs
+
+lint: ## Clippy with the workspace lints (no unwrap/expect/panic/print in the core), warnings denied
+	cargo clippy -q -p router_core --features python --tests --examples -- -D warnings
 
 test-rust: ## Rust unit, property and model tests
 	ORT_DYLIB_PATH=$(ORT_LIB) cargo test -q -p router_core --release

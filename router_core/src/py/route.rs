@@ -270,6 +270,7 @@ impl PyRouter {
 
     /// The whole decision runs with the GIL released, so asyncio servers call it from a thread.
     #[pyo3(signature = (tenant, text, *, user=None, region=None, min_tier=None, max_tier=None))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments, one per request field
     fn decide(
         &self,
         py: Python<'_>,
