@@ -11,6 +11,7 @@ use crate::cache::exact::{normalize, ExactCache};
 use crate::cache::semantic::{SemanticCache, SemanticOptions};
 use crate::cache::CachedAnswer;
 use crate::classify::{Classification, Classifier};
+use crate::config::CacheSpec;
 use crate::embed::{Embedder, EmbedderOptions, Variant};
 use crate::error::{CoreError, Result};
 use crate::policy::{
@@ -310,37 +311,38 @@ impl Router {
 
     /// File an answer the service accepted for this decision in both caches.
     pub fn cache_put(&self, decision: &Decision, answer: CachedAnswer) -> Result<()> {
-        let Some(policy) = self.policy.load_full() else { return Err(CoreError::NotConfigured) };
-        let spec = &policy.config().policy.cache;
-        let key = &decision.key;
-        if spec.exact.enabled {
-            let ttl = Duration::from_secs(spec.exact.ttl_seconds);
-            self.exact.put(&key.tenant, key.policy_version, &key.normalized, answer.clone(), ttl);
-        }
-        if let (true, Some(vector)) = (spec.semantic.enabled, &key.embedding) {
-            let ttl = Duration::from_secs(spec.semantic.ttl_seconds);
-            self.semantic.insert(&key.tenant, vector, &key.query, answer, ttl, now_ms())?;
-        }
-        Ok(())
+        let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
+        self.file_answer(&policy.config().policy.cache, &decision.key, answer, now_ms())
     }
 
     /// Preload answers under precomputed embeddings (a warm start from an FAQ or a previous
     /// replica's export): both caches, under the live policy's version and TTLs.
     pub fn warm(&self, tenant: &str, entries: &[(String, Vec<f32>, CachedAnswer)]) -> Result<usize> {
         let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
-        let spec = &policy.config().policy.cache;
         let now = now_ms();
         for (query, vector, answer) in entries {
-            if spec.exact.enabled {
-                let ttl = Duration::from_secs(spec.exact.ttl_seconds);
-                self.exact.put(tenant, policy.version(), &normalize(query), answer.clone(), ttl);
-            }
-            if spec.semantic.enabled {
-                let ttl = Duration::from_secs(spec.semantic.ttl_seconds);
-                self.semantic.insert(tenant, vector, query, answer.clone(), ttl, now)?;
-            }
+            let key = CacheKey {
+                tenant: tenant.to_owned(),
+                normalized: normalize(query),
+                query: query.clone(),
+                policy_version: policy.version(),
+                embedding: Some(Arc::from(vector.as_slice())),
+            };
+            self.file_answer(&policy.config().policy.cache, &key, answer.clone(), now)?;
         }
         Ok(entries.len())
+    }
+
+    fn file_answer(&self, spec: &CacheSpec, key: &CacheKey, answer: CachedAnswer, now: u64) -> Result<()> {
+        if spec.exact.enabled {
+            let ttl = Duration::from_secs(spec.exact.ttl_seconds);
+            self.exact.put(&key.tenant, key.policy_version, &key.normalized, answer.clone(), ttl);
+        }
+        if let (true, Some(vector)) = (spec.semantic.enabled, &key.embedding) {
+            let ttl = Duration::from_secs(spec.semantic.ttl_seconds);
+            self.semantic.insert(&key.tenant, vector, &key.query, answer, ttl, now)?;
+        }
+        Ok(())
     }
 
     /// Feed a provider call's outcome to its breaker; returns the state change, if any, to log.

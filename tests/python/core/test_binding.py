@@ -208,3 +208,15 @@ def test_decide_async_does_not_block_the_event_loop(engine: RoutingEngine) -> No
         return beats
 
     assert asyncio.run(scenario()) >= 5
+
+
+def test_warm_preloads_both_caches_for_one_tenant(engine: RoutingEngine, models: Path) -> None:
+    embedder = _core.Embedder(models / "embedder", ort_library=ort_library())
+    faq = "How do I update my billing address?"
+    vector = embedder.embed_batch([faq])
+    assert engine.core.warm("acme", [faq], vector, [answer(1, "Settings > Billing")]) == 1
+    assert ask(engine, faq).reason == "cache_exact"
+    assert ask(engine, "How can I update my billing address?").reason == "cache_semantic"
+    assert ask(engine, faq, tenant="globex").cached is None
+    with pytest.raises(ValueError, match="line up"):
+        engine.core.warm("acme", [faq, faq], vector, [answer(1, "x")])
