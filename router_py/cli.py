@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from router_py import _core
-from router_py.config.manifests import ManifestError, embedded_default_dir, load_config
+from router_py.config.manifests import ManifestError
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.runtime import RuntimeSetupError, model_dir, ort_library
@@ -71,13 +70,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_engine(config: Path | None, **kwargs: object) -> RoutingEngine:
-    """An engine with `config` (or the embedded default manifests) applied."""
-    engine = RoutingEngine.load(**kwargs)  # type: ignore[arg-type]
-    engine.apply(load_config(config or embedded_default_dir()))
-    return engine
-
-
 def _route(args: argparse.Namespace) -> int:
     request = RouteRequest(
         tenant=args.tenant,
@@ -87,7 +79,7 @@ def _route(args: argparse.Namespace) -> int:
         min_tier=args.min_tier,
         max_tier=args.max_tier,
     )
-    engine = load_engine(args.config, sessions=1)
+    engine = RoutingEngine.from_manifests(args.config, sessions=1)
     record = DecisionRecord.from_core(engine.decide(request))
     if args.json:
         print(record.model_dump_json(indent=2))

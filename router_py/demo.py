@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from router_py import _core
-from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import RouteRequest
 from router_py.train.dataset import load_golden
@@ -55,8 +54,7 @@ def workload(path: Path, n: int, seed: int) -> list[RouteRequest]:
 
 
 def run(n: int = 600, seed: int = 7, path: Path = WORKLOAD) -> Tally:
-    engine = RoutingEngine.load(sessions=1)
-    engine.apply(load_config(embedded_default_dir()))
+    engine = RoutingEngine.from_manifests(sessions=1)
     tally = Tally()
     requests = workload(path, n, seed)
     for i, request in enumerate(requests, 1):

@@ -182,8 +182,7 @@ impl Router {
         validate(request)?;
         let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
         let mut stages = StageTimings::default();
-        let now = Instant::now();
-        self.limiter.check_tenant(&policy, &request.tenant, now)?;
+        self.limiter.check_tenant(&policy, &request.tenant, started)?;
         stages.limits_us = micros(started);
         let mut decision = self.decide_with(&policy, request, &mut stages)?;
         stages.total_us = micros(started);

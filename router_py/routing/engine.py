@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from router_py import _core
+from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.config.schema import RouterConfig
 from router_py.routing.request import RouteRequest
 from router_py.runtime import model_dir as default_model_dir
@@ -38,6 +39,13 @@ class RoutingEngine:
             semantic_max_entries_per_tenant=semantic_max_entries_per_tenant,
         )
         return cls(core)
+
+    @classmethod
+    def from_manifests(cls, manifests: Path | None = None, *, sessions: int = 2) -> RoutingEngine:
+        """An engine with the manifests at `manifests` (default: the embedded default) applied."""
+        engine = cls.load(sessions=sessions)
+        engine.apply(load_config(manifests or embedded_default_dir()))
+        return engine
 
     @property
     def core(self) -> _core.Router:
