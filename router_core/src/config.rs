@@ -237,7 +237,7 @@ pub struct ProviderSpec {
     /// Overrides the tier's timeout for this provider.
     #[serde(default)]
     pub timeout_ms: Option<u32>,
-    /// Name of the environment variable or mounted secret key holding the API key; never the key.
+    /// Where the API key is: `env:VARIABLE` or `secret:NAME/KEY` (a mounted Secret); never the key.
     #[serde(default)]
     pub api_key_ref: Option<String>,
 }

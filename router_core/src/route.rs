@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
 
-use crate::breaker::{BreakerBoard, BreakerStatus, Outcome, Transition};
+use crate::breaker::{Admission, BreakerBoard, BreakerStatus, Outcome, Transition};
 use crate::cache::exact::{normalize, ExactCache};
 use crate::cache::semantic::{SemanticCache, SemanticOptions};
 use crate::cache::CachedAnswer;
@@ -15,8 +15,8 @@ use crate::config::CacheSpec;
 use crate::embed::{Embedder, EmbedderOptions, Variant};
 use crate::error::{CoreError, Result};
 use crate::policy::{
-    allowed_regions, choose_tier, compile, parse_config, select_providers, tier_cap, validate_hints, CompiledPolicy,
-    CompiledProvider, Limiter, PolicyInput, Reason,
+    allowed_regions, candidates, choose_tier, compile, parse_config, select_providers, tier_cap, validate_hints,
+    CompiledPolicy, CompiledProvider, Limiter, PolicyInput, Reason,
 };
 
 /// One routing question. The text is what the classifier and caches see (the service joins the
@@ -348,6 +348,24 @@ impl Router {
     pub fn record_outcome(&self, provider: &str, success: bool) -> Option<Transition> {
         let outcome = if success { Outcome::Success } else { Outcome::Failure };
         self.breakers.record(provider, outcome, Instant::now())
+    }
+
+    /// Ask the breaker before each provider call: an open breaker refuses, and a half-open one
+    /// admits only as many concurrent probes as the tier allows.
+    pub fn admit(&self, provider: &str) -> Admission {
+        self.breakers.allow(provider, Instant::now())
+    }
+
+    /// The providers a cascade step may call at `tier` for this tenant and region, in failover
+    /// order: residency and open breakers applied, never a different tier.
+    pub fn tier_candidates(&self, tier: u8, tenant: &str, region: Option<&str>) -> Result<Vec<Candidate>> {
+        if !(1..=3).contains(&tier) {
+            return Err(CoreError::InvalidRequest { field: "tier".into(), message: format!("{tier} is not 1, 2 or 3") });
+        }
+        let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
+        let regions = allowed_regions(&policy, tenant, region);
+        let found = candidates(&policy, tier, regions.as_ref(), &self.breakers, Instant::now());
+        Ok(found.into_iter().map(|p| candidate(tier, p)).collect())
     }
 
     pub fn breaker_states(&self) -> Vec<BreakerStatus> {

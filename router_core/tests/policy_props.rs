@@ -46,7 +46,7 @@ fn provider(tier: u8, i: usize) -> impl Strategy<Value = ProviderSpec> {
             price_input_per_mtok: input,
             price_output_per_mtok: output,
             timeout_ms,
-            api_key_ref: Some(format!("KEY_{tier}_{i}")),
+            api_key_ref: Some(format!("env:KEY_{tier}_{i}")),
         })
 }
 

@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 Tier = Annotated[int, Field(ge=1, le=3)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+KEY_REF_PATTERN = r"^(env:[A-Za-z_][A-Za-z0-9_]*|secret:[a-z0-9_.-]+/[A-Za-z0-9_.-]+)$"
 
 
 class _Spec(BaseModel):
@@ -144,7 +145,8 @@ class ProviderSpec(_Spec):
     price_input_per_mtok: Annotated[float, Field(ge=0.0)]
     price_output_per_mtok: Annotated[float, Field(ge=0.0)]
     timeout_ms: Annotated[int, Field(gt=0)] | None = None
-    api_key_ref: str | None = None
+    # env:VARIABLE or secret:NAME/KEY (a Kubernetes Secret mounted into the router); never the key
+    api_key_ref: Annotated[str, Field(pattern=KEY_REF_PATTERN)] | None = None
 
 
 class BreakerSpec(_Spec):

@@ -478,15 +478,29 @@ fn compile_provider(p: &ProviderSpec, tier: &TierSpec, path: &str) -> Result<Com
     price(p.price_output_per_mtok, "priceOutputPerMtok")?;
     ensure(p.timeout_ms != Some(0), || format!("{path}.timeoutMs"), || "must be > 0".into())?;
     ensure(
-        p.api_key_ref.as_deref().is_none_or(|k| !k.trim().is_empty()),
+        p.api_key_ref.as_deref().is_none_or(is_key_ref),
         || format!("{path}.apiKeyRef"),
-        || "must not be empty when set".into(),
+        || format!("{:?} is neither env:VARIABLE nor secret:NAME/KEY", p.api_key_ref.as_deref().unwrap_or_default()),
     )?;
     Ok(CompiledProvider {
         spec: p.clone(),
         tier: tier.tier,
         timeout: Duration::from_millis(u64::from(p.timeout_ms.unwrap_or(tier.timeout_ms))),
         price: Price { input_per_mtok: p.price_input_per_mtok, output_per_mtok: p.price_output_per_mtok },
+    })
+}
+
+/// `env:VARIABLE` (an environment variable) or `secret:NAME/KEY` (a key of a Kubernetes Secret,
+/// mounted into the router): a reference, so the key itself never sits in a policy.
+fn is_key_ref(key_ref: &str) -> bool {
+    let word = |w: &str, extra: &[char]| {
+        !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(&c))
+    };
+    if let Some(var) = key_ref.strip_prefix("env:") {
+        return word(var, &[]) && !var.starts_with(|c: char| c.is_ascii_digit());
+    }
+    key_ref.strip_prefix("secret:").and_then(|r| r.split_once('/')).is_some_and(|(name, key)| {
+        word(name, &['-', '.']) && word(key, &['-', '.']) && name.chars().all(|c| !c.is_ascii_uppercase())
     })
 }
 
@@ -664,6 +678,17 @@ mod tests {
         });
         assert_eq!((path.as_str(), message.as_str()), ("tiers", "tiers must be exactly 1, 2 and 3; missing 3"));
         assert_eq!(refused(|c| c.tiers[2].providers.clear()).0, "tiers[2].providers");
+    }
+
+    #[test]
+    fn api_key_refs_name_an_env_variable_or_a_secret_key() {
+        for good in ["env:OPENAI_API_KEY", "env:_K1", "secret:provider-keys/openai", "secret:keys.v2/api_key"] {
+            assert!(is_key_ref(good), "{good}");
+        }
+        for bad in ["sk-live-123", "env:", "env:1KEY", "env:A-B", "secret:keys", "secret:Keys/a", "secret:/a", "secret:k/"] {
+            assert!(!is_key_ref(bad), "{bad}");
+            assert_eq!(refused(|c| c.tiers[0].providers[0].api_key_ref = Some(bad.into())).0, "tiers[0].providers[0].apiKeyRef");
+        }
     }
 
     #[test]

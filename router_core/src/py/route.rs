@@ -322,6 +322,18 @@ impl PyRouter {
         self.inner.record_outcome(provider, success).map(PyTransition::from)
     }
 
+    /// `(allowed, transition)`: call before each provider attempt; a refusal means skip it.
+    fn admit(&self, provider: &str) -> (bool, Option<PyTransition>) {
+        let admission = self.inner.admit(provider);
+        (admission.allowed, admission.transition.map(PyTransition::from))
+    }
+
+    #[pyo3(signature = (tier, tenant, *, region=None))]
+    fn tier_candidates(&self, tier: u8, tenant: &str, region: Option<&str>) -> PyResult<Vec<PyCandidate>> {
+        let found = self.inner.tier_candidates(tier, tenant, region).map_err(to_py)?;
+        Ok(found.iter().map(PyCandidate::from).collect())
+    }
+
     fn breaker_states(&self) -> Vec<PyBreakerStatus> {
         self.inner.breaker_states().into_iter().map(PyBreakerStatus::from).collect()
     }

@@ -1,0 +1,1 @@
+"""Provider I/O: OpenAI-compatible and Anthropic chat APIs over pooled async HTTP (httpx)."""
