@@ -64,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="route a mixed workload on the embedded default and print the savings")
     demo.set_defaults(handler=lambda _args: _demo())
 
+    serve = sub.add_parser("serve", help="run the router: gRPC on 50051, OpenAI-compatible HTTP on 8080")
+    serve.add_argument("--config", type=Path,
+                       help="manifest file or folder, re-read on change (default: the cluster, via the operator)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--grpc-port", type=int, default=50051)
+    serve.add_argument("--http-port", type=int, default=8080)
+    serve.add_argument("--max-in-flight", type=int, default=256, help="past this, refuse at once with 429")
+    serve.add_argument("--drain-seconds", type=float, default=20.0, help="grace for in-flight requests on SIGTERM")
+    serve.add_argument("--log-level", default="INFO")
+    serve.set_defaults(handler=_serve)
+
     from router_py.eval.cli import add_eval_commands
 
     add_eval_commands(sub)
@@ -90,6 +101,19 @@ def _route(args: argparse.Namespace) -> int:
             f"est=${record.estimated_cost_usd:.6f} saved=${record.saved_usd:.6f} "
             f"in {record.latency_ms.total:.2f} ms"
         )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from router_py.service.serve import ServeOptions, serve
+    from router_py.telemetry.logs import configure
+
+    configure(args.log_level)
+    options = ServeOptions(config=args.config, host=args.host, grpc_port=args.grpc_port, http_port=args.http_port,
+                           max_in_flight=args.max_in_flight, drain_s=args.drain_seconds)
+    asyncio.run(serve(options))
     return 0
 
 

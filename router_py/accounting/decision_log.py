@@ -1,0 +1,44 @@
+"""The decision log: one JSON line per request on the `llm_router.decisions` logger.
+
+It never holds prompt or answer text unless the policy sets `logPrompts`."""
+
+from __future__ import annotations
+
+import logging
+
+from router_py.complete.request import Completion, CompletionRequest
+from router_py.routing.request import DecisionRecord
+
+log = logging.getLogger("llm_router.decisions")
+
+
+def log_decision(request_id: str, tenant: str, decision: DecisionRecord, *, api: str) -> None:
+    log.info("decision", extra={"request_id": request_id, "tenant": tenant, "api": api,
+                                "decision": decision.model_dump(mode="json")})
+
+
+def log_completion(request: CompletionRequest, completion: Completion, *, api: str, log_prompts: bool) -> None:
+    decision = completion.decision
+    entry: dict[str, object] = {
+        "request_id": request.request_id,
+        "tenant": request.tenant,
+        "api": api,
+        # DESIGN.md's reason vocabulary: an escalated request is logged as such, with the first reason kept.
+        "reason": "escalated" if completion.escalations else decision.reason,
+        "decision": decision.model_dump(mode="json"),
+        "served": {"tier": completion.tier, "provider": completion.provider, "model": completion.model,
+                   "cached": completion.cached, "accepted": completion.accepted,
+                   "finish_reason": completion.finish_reason},
+        "attempts": [a.model_dump(mode="json") for a in completion.attempts],
+        "escalations": completion.escalations,
+        "failovers": completion.failovers,
+        "usage": completion.usage.model_dump(mode="json"),
+        "cost_usd": completion.cost_usd,
+        "tier3_cost_usd": completion.tier3_cost_usd,
+        "saved_usd": completion.saved_usd,
+        "latency_ms": completion.latency_ms,
+    }
+    if log_prompts:
+        entry["messages"] = [m.model_dump(mode="json") for m in request.messages]
+        entry["answer"] = completion.content
+    log.info("completion", extra=entry)

@@ -1,0 +1,1 @@
+"""Complete: decision -> provider call with failover -> acceptance gate -> cascade -> cache."""

@@ -1,0 +1,63 @@
+"""Lookups on the live config the pipeline needs per call: provider specs, timeouts, prices."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from router_py.config.schema import ProviderSpec, RouterConfig, TierSpec
+from router_py.providers.types import Usage
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+    def cost(self, usage: Usage) -> float:
+        return (usage.input_tokens * self.input_per_mtok + usage.output_tokens * self.output_per_mtok) / 1e6
+
+
+class UnknownModelError(LookupError):
+    """A pinned model that no provider of the live config serves."""
+
+
+class Catalog:
+    """Immutable view of one RouterConfig; a reload builds a new one."""
+
+    def __init__(self, config: RouterConfig) -> None:
+        self.config = config
+        self._providers: dict[str, tuple[ProviderSpec, TierSpec]] = {
+            p.name: (p, t) for t in config.tiers for p in t.providers
+        }
+        self._tiers = {t.tier: t for t in config.tiers}
+
+    def provider(self, name: str) -> ProviderSpec:
+        return self._providers[name][0]
+
+    def tier_of(self, name: str) -> int:
+        return self._providers[name][1].tier
+
+    def timeout_s(self, name: str) -> float:
+        spec, tier = self._providers[name]
+        return (spec.timeout_ms or tier.timeout_ms) / 1000
+
+    def price(self, name: str) -> Price:
+        spec = self.provider(name)
+        return Price(input_per_mtok=spec.price_input_per_mtok, output_per_mtok=spec.price_output_per_mtok)
+
+    def tier3_price(self) -> Price:
+        """The saving is counted against the first tier-3 provider, as the core estimates it."""
+        return self.price(self._tiers[3].providers[0].name)
+
+    def models(self) -> list[ProviderSpec]:
+        return [p for p, _ in self._providers.values()]
+
+    def pinned(self, model: str) -> tuple[int, list[str]]:
+        """The tier and providers (failover order) serving `model`, matched on model or provider name."""
+        for tier in self.config.tiers:
+            names = [p.name for p in tier.providers if model in (p.model, p.name)]
+            if names:
+                return tier.tier, names
+        known = sorted({p.model for p in self.models()})
+        raise UnknownModelError(f"model {model!r} is not served here; use 'auto' or one of {known}")

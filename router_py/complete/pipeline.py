@@ -1,0 +1,246 @@
+"""The Complete path: decide (Rust), call the tier with failover, gate the answer, escalate when
+the gate fails (up to the policy's cap), file accepted answers in the caches, account the cost."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from router_py import _core
+from router_py.accounting.decision_log import log_completion
+from router_py.accounting.ledger import Ledger
+from router_py.complete.catalog import Catalog
+from router_py.complete.failover import Failover, TierAnswer, TierUnavailableError, ms_since
+from router_py.complete.gate import AcceptanceGate, GateVerdict, check_schema
+from router_py.complete.request import Attempt, Completion, CompletionRequest
+from router_py.complete.verifier import parse_score, verifier_request
+from router_py.config.schema import RouterConfig
+from router_py.providers.pool import ProviderPool
+from router_py.providers.types import ChatResult, ProviderError, StreamDelta, StreamEnd, Usage
+from router_py.routing.engine import RoutingEngine
+from router_py.routing.request import DecisionRecord
+from router_py.telemetry.metrics import metrics
+
+
+@dataclass(frozen=True)
+class Live:
+    """What the pipeline reads from the live config; swapped whole on reload."""
+
+    catalog: Catalog
+    gate: AcceptanceGate
+    log_prompts: bool
+
+    @classmethod
+    def of(cls, config: RouterConfig) -> Live:
+        policy = config.policy
+        return cls(Catalog(config), AcceptanceGate(policy.cascade.gate), policy.log_prompts)
+
+
+@dataclass
+class _Plan:
+    """Where a request is going: the decision, and the providers to try at its tier."""
+
+    decision: _core.Decision
+    record: DecisionRecord
+    tier: int
+    names: list[str]
+    pinned: bool
+
+
+@dataclass
+class _Progress:
+    attempts: list[Attempt]
+    paid: float = 0.0
+    escalations: int = 0
+
+
+class StreamBrokenError(RuntimeError):
+    """The provider failed after the first token reached the caller: the stream ends with this."""
+
+
+class Pipeline:
+    def __init__(self, engine: RoutingEngine, pool: ProviderPool, failover: Failover, ledger: Ledger) -> None:
+        self._engine = engine
+        self._pool = pool
+        self._failover = failover
+        self._ledger = ledger
+        self._live: Live | None = None
+
+    @property
+    def live(self) -> Live:
+        if self._live is None:
+            raise _core.NotConfiguredError("no routing config is live yet")
+        return self._live
+
+    def configure(self, config: RouterConfig) -> _core.PolicyInfo:
+        """Apply to the core first: if it refuses the config, nothing here changes either."""
+        info = self._engine.apply(config)
+        self._pool.update(config.tiers)
+        self._live = Live.of(config)
+        return info
+
+    async def complete(self, request: CompletionRequest, deadline: float, *, api: str) -> Completion:
+        started = time.monotonic()
+        live = self.live
+        plan = await self._plan(request, live)
+        if plan.decision.cached is not None:
+            return self._finish(request, live, _from_cache(request, plan, plan.decision.cached, started), api)
+        progress = _Progress(attempts=[])
+        answer, verdict, tier = await self._answer(request, live, plan, progress, deadline)
+        if verdict.passed:
+            self._file(plan.decision, tier, answer)
+        completion = self._completion(request, live, plan, answer, tier, progress, verdict.passed, started)
+        return self._finish(request, live, completion, api)
+
+    async def stream(self, request: CompletionRequest, deadline: float, *, api: str) -> AsyncIterator[DecisionRecord | str | Completion]:
+        """The decision, then text deltas, then the Completion. Failover happens only before the
+        first delta; the gate does not apply (streamed text cannot be taken back)."""
+        started = time.monotonic()
+        live = self.live
+        plan = await self._plan(request, live)
+        yield plan.record
+        if plan.decision.cached is not None:
+            completion = _from_cache(request, plan, plan.decision.cached, started)
+            yield completion.content
+            yield self._finish(request, live, completion, api)
+            return
+        progress = _Progress(attempts=[])
+        opened, tier = None, plan.tier
+        while opened is None:
+            try:
+                opened = await self._failover.open_stream(live.catalog, tier, plan.names, request.chat_request(logprobs=False), deadline)
+            except TierUnavailableError as e:
+                progress.attempts += e.attempts
+                tier, plan.names = self._move_up(request, plan, tier, e)
+        progress.attempts += opened.attempts
+        parts: list[str] = []
+        end: StreamEnd | None = None
+        try:
+            async for event in opened.events:
+                if isinstance(event, StreamDelta):
+                    parts.append(event.text)
+                    yield event.text
+                else:
+                    end = event
+        except ProviderError as e:
+            raise StreamBrokenError(f"{e}; the answer was cut after {len(''.join(parts))} characters") from e
+        if end is None:
+            raise StreamBrokenError(f"{opened.provider}: the stream ended without its final event")
+        result = ChatResult(text="".join(parts), finish_reason=end.finish_reason, usage=end.usage, model=end.model)
+        answer = TierAnswer(result=result, provider=opened.provider, attempts=opened.attempts)
+        progress.paid += live.catalog.price(opened.provider).cost(end.usage)
+        completion = self._completion(request, live, plan, answer, tier, progress, True, started)
+        yield self._finish(request, live, completion, api)
+
+    async def _plan(self, request: CompletionRequest, live: Live) -> _Plan:
+        if request.response_schema is not None:
+            check_schema(request.response_schema)
+        pinned = request.pinned_model is not None
+        route = request.route_request()
+        names: list[str] | None = None
+        if request.pinned_model is not None:
+            tier, names = live.catalog.pinned(request.pinned_model)
+            route = route.model_copy(update={"min_tier": tier, "max_tier": tier})
+        decision = await self._engine.decide_async(route)
+        candidates = [c.provider for c in decision.candidates]
+        if names is not None:
+            candidates = [n for n in candidates if n in names] if decision.tier == live.catalog.tier_of(names[0]) else []
+        record = DecisionRecord.from_core(decision)
+        metrics().decisions.add(1, {"tier": str(decision.tier), "reason": decision.reason})
+        return _Plan(decision=decision, record=record, tier=decision.tier, names=candidates, pinned=pinned)
+
+    async def _answer(
+        self, request: CompletionRequest, live: Live, plan: _Plan, progress: _Progress, deadline: float
+    ) -> tuple[TierAnswer, GateVerdict, int]:
+        tier, names = plan.tier, plan.names
+        wants_logprobs = live.gate.min_verifier_score is not None
+        while True:
+            try:
+                answer = await self._failover.call(live.catalog, tier, names, request.chat_request(logprobs=wants_logprobs), deadline)
+            except TierUnavailableError as e:
+                progress.attempts += e.attempts
+                tier, names = self._move_up(request, plan, tier, e)
+                continue
+            progress.paid += live.catalog.price(answer.provider).cost(answer.result.usage)
+            score = await self._verifier_score(request, live, answer, tier, progress, deadline)
+            verdict = live.gate.check(answer.result, request.response_schema, score)
+            progress.attempts += _gated(answer.attempts, verdict)
+            if verdict.passed or plan.pinned or tier >= plan.decision.max_escalation_tier:
+                return answer, verdict, tier
+            progress.escalations += 1
+            tier += 1
+            names = self._candidates(request, tier)
+
+    async def _verifier_score(
+        self, request: CompletionRequest, live: Live, answer: TierAnswer, tier: int, progress: _Progress, deadline: float
+    ) -> float | None:
+        """The provider's logprob score, or a verifier call to the next tier up when it gave none."""
+        if live.gate.min_verifier_score is None or answer.result.verifier_score is not None:
+            return answer.result.verifier_score
+        judge_tier = min(tier + 1, 3)
+        ask = verifier_request(request.routing_text(), answer.result.text)
+        try:
+            verdict = await self._failover.call(live.catalog, judge_tier, self._candidates(request, judge_tier), ask, deadline)
+        except TierUnavailableError as e:
+            progress.attempts += e.attempts
+            return None
+        progress.attempts += verdict.attempts
+        progress.paid += live.catalog.price(verdict.provider).cost(verdict.result.usage)
+        return parse_score(verdict.result)
+
+    def _move_up(self, request: CompletionRequest, plan: _Plan, tier: int, error: TierUnavailableError) -> tuple[int, list[str]]:
+        """A tier with no provider left: move up, never down; a pinned model has nowhere to go."""
+        if plan.pinned or tier >= 3:
+            raise error
+        return tier + 1, self._candidates(request, tier + 1)
+
+    def _candidates(self, request: CompletionRequest, tier: int) -> list[str]:
+        found = self._engine.core.tier_candidates(tier, request.tenant, region=request.region)
+        return [c.provider for c in found]
+
+    def _file(self, decision: _core.Decision, tier: int, answer: TierAnswer) -> None:
+        payload = json.dumps({"content": answer.result.text, "finish_reason": answer.result.finish_reason})
+        self._engine.core.cache_put(decision, _core.CachedAnswer(tier, answer.provider, answer.result.model, payload))
+
+    def _completion(
+        self, request: CompletionRequest, live: Live, plan: _Plan, answer: TierAnswer, tier: int,
+        progress: _Progress, accepted: bool, started: float,
+    ) -> Completion:
+        tier3 = live.catalog.tier3_price().cost(answer.result.usage)
+        return Completion(
+            request_id=request.request_id, decision=plan.record, content=answer.result.text,
+            finish_reason=answer.result.finish_reason, tier=tier, provider=answer.provider, model=answer.result.model,
+            usage=answer.result.usage, cost_usd=progress.paid, tier3_cost_usd=tier3, saved_usd=tier3 - progress.paid,
+            escalations=progress.escalations, failovers=_failovers(progress.attempts), attempts=progress.attempts,
+            cached=False, accepted=accepted, latency_ms=ms_since(started),
+        )
+
+    def _finish(self, request: CompletionRequest, live: Live, completion: Completion, api: str) -> Completion:
+        self._ledger.record(request.tenant, completion)
+        log_completion(request, completion, api=api, log_prompts=live.log_prompts)
+        return completion
+
+
+def _from_cache(request: CompletionRequest, plan: _Plan, cached: _core.CachedAnswer, started: float) -> Completion:
+    payload = json.loads(cached.payload)
+    return Completion(
+        request_id=request.request_id, decision=plan.record, content=payload["content"],
+        finish_reason=payload.get("finish_reason", "stop"), tier=cached.tier, provider=cached.provider,
+        model=cached.model, usage=Usage(input_tokens=0, output_tokens=0), cost_usd=0.0,
+        tier3_cost_usd=plan.decision.tier3_cost_usd, saved_usd=plan.decision.tier3_cost_usd, escalations=0,
+        failovers=0, attempts=[], cached=True, accepted=True, latency_ms=ms_since(started),
+    )
+
+
+def _gated(attempts: list[Attempt], verdict: GateVerdict) -> list[Attempt]:
+    """The successful attempt (the last) marked gate_failed with the checks that failed."""
+    if verdict.passed:
+        return attempts
+    *before, last = attempts
+    return [*before, last.model_copy(update={"outcome": "gate_failed", "gate_failures": verdict.failures})]
+
+
+def _failovers(attempts: list[Attempt]) -> int:
+    return sum(1 for a in attempts if a.outcome not in ("ok", "gate_failed"))

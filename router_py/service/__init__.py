@@ -1,0 +1,1 @@
+"""The router process: gRPC and OpenAI-compatible HTTP front ends over one pipeline."""

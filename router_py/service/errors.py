@@ -1,0 +1,85 @@
+"""One mapping from what went wrong to what each front end answers (gRPC status, HTTP status)."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from router_py import _core
+from router_py.complete.catalog import UnknownModelError
+from router_py.complete.failover import DeadlineExceededError, TierUnavailableError
+from router_py.complete.gate import InvalidSchemaError
+from router_py.complete.pipeline import StreamBrokenError
+from router_py.providers.types import ProviderError
+from router_py.service.overload import OverloadedError
+
+log = logging.getLogger("llm_router.errors")
+
+
+class FieldViolation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    description: str
+
+
+class ErrorInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    grpc_code: grpc.StatusCode
+    http_status: int
+    # OpenAI's error `type` vocabulary, for the HTTP API.
+    kind: str
+    message: str
+    violations: list[FieldViolation] = []
+    retry_after_s: float | None = None
+
+
+def violations_of(error: ValidationError) -> list[FieldViolation]:
+    """`messages[0].content: Field required`-style paths, as a caller would write them."""
+    out = []
+    for e in error.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
+        out.append(FieldViolation(field=path or "(request)", description=e["msg"]))
+    return out
+
+
+def _invalid(message: str, violations: list[FieldViolation] | None = None) -> ErrorInfo:
+    return ErrorInfo(grpc_code=grpc.StatusCode.INVALID_ARGUMENT, http_status=400, kind="invalid_request_error",
+                     message=message, violations=violations or [])
+
+
+def _unavailable(message: str, retry_after_s: float | None = None) -> ErrorInfo:
+    return ErrorInfo(grpc_code=grpc.StatusCode.UNAVAILABLE, http_status=503, kind="service_unavailable",
+                     message=message, retry_after_s=retry_after_s)
+
+
+def classify(error: Exception) -> ErrorInfo:
+    match error:
+        case ValidationError():
+            found = violations_of(error)
+            return _invalid("; ".join(f"{v.field}: {v.description}" for v in found), found)
+        case InvalidSchemaError() | _core.InvalidRequestError() | UnknownModelError():
+            return _invalid(str(error).strip("'\""))
+        case ProviderError() if not error.fails_over:
+            return _invalid(f"the provider refused the request: {error}")
+        case OverloadedError():
+            return ErrorInfo(grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED, http_status=429, kind="rate_limit_error",
+                             message=str(error), retry_after_s=error.retry_after_s)
+        case _core.RateLimitedError():
+            message, _rule, retry_after = error.args
+            return ErrorInfo(grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED, http_status=429, kind="rate_limit_error",
+                             message=str(message), retry_after_s=float(retry_after))
+        case DeadlineExceededError():
+            return ErrorInfo(grpc_code=grpc.StatusCode.DEADLINE_EXCEEDED, http_status=504, kind="timeout",
+                             message=str(error))
+        case TierUnavailableError() | _core.NoProviderError() | StreamBrokenError() | ProviderError():
+            return _unavailable(str(error))
+        case _core.NotConfiguredError():
+            return _unavailable("no routing config is live yet", retry_after_s=1.0)
+        case _:
+            log.error("unexpected error", exc_info=error)
+            return ErrorInfo(grpc_code=grpc.StatusCode.INTERNAL, http_status=500, kind="internal_error",
+                             message=f"internal error: {type(error).__name__}")

@@ -1,0 +1,221 @@
+"""gRPC front end: `llmrouter.v1.Router` on a grpc.aio server, with grpc.health.v1, server
+reflection, deadlines passed down to provider calls, and field-level INVALID_ARGUMENT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from pydantic import ValidationError
+
+from router_py.api.llmrouter.v1 import router_pb2 as pb
+from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
+from router_py.complete.request import Completion, CompletionRequest
+from router_py.providers.types import ChatMessage
+from router_py.routing.request import DecisionRecord, RouteRequest
+from router_py.service.app import RouterService
+from router_py.service.errors import FieldViolation, classify
+from router_py.telemetry.metrics import metrics
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Router"].full_name
+
+
+class RouterServicer(pb_grpc.RouterServicer):
+    def __init__(self, service: RouterService) -> None:
+        self._service = service
+
+    async def Route(self, request: pb.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.RouteResponse:  # noqa: N802
+        started = time.monotonic()
+        request_id = request.request_id or uuid.uuid4().hex
+        try:
+            route = _route_request(request)
+            decision = await self._service.route(route, request_id, api="grpc.route")
+        except Exception as e:  # every failure becomes one status, never a dropped call
+            await _abort(context, e, "grpc.route", started)
+        _count("grpc.route", "OK", started)
+        return pb.RouteResponse(request_id=request_id, decision=decision_pb(decision))
+
+    async def Complete(self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.CompleteResponse:  # noqa: N802
+        started = time.monotonic()
+        try:
+            completion_request = _completion_request(request)
+            deadline = self._service.deadline(context.time_remaining())
+            completion = await self._service.complete(completion_request, deadline, api="grpc.complete")
+        except Exception as e:
+            await _abort(context, e, "grpc.complete", started)
+        _count("grpc.complete", "OK", started)
+        return completion_pb(completion)
+
+    async def CompleteStream(  # noqa: N802
+        self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.CompleteStreamEvent]:
+        started = time.monotonic()
+        try:
+            completion_request = _completion_request(request)
+            deadline = self._service.deadline(context.time_remaining())
+            async for item in self._service.stream(completion_request, deadline, api="grpc.stream"):
+                yield _stream_event(item)
+        except Exception as e:
+            await _abort(context, e, "grpc.stream", started)
+        _count("grpc.stream", "OK", started)
+
+
+def _stream_event(item: DecisionRecord | str | Completion) -> pb.CompleteStreamEvent:
+    if isinstance(item, DecisionRecord):
+        return pb.CompleteStreamEvent(decision=decision_pb(item))
+    if isinstance(item, str):
+        return pb.CompleteStreamEvent(delta=item)
+    return pb.CompleteStreamEvent(done=completion_pb(item))
+
+
+def _count(api: str, code: str, started: float) -> None:
+    m = metrics()
+    m.requests.add(1, {"api": api, "code": code})
+    m.duration.record(time.monotonic() - started, {"api": api})
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, api: str, started: float) -> None:
+    info = classify(error)
+    _count(api, info.grpc_code.name, started)
+    if info.retry_after_s is not None:
+        context.set_trailing_metadata((("retry-after", f"{info.retry_after_s:g}"),))
+    details: list[any_pb2.Any] = []
+    if info.violations:
+        details.append(_packed(_bad_request(info.violations)))
+    if info.retry_after_s is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromMilliseconds(int(info.retry_after_s * 1000))
+        details.append(_packed(retry))
+    status = status_pb2.Status(code=getattr(code_pb2, info.grpc_code.name), message=info.message, details=details)
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def _bad_request(violations: list[FieldViolation]) -> error_details_pb2.BadRequest:
+    return error_details_pb2.BadRequest(field_violations=[
+        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description) for v in violations
+    ])
+
+
+def _packed(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def _messages(messages: Any) -> list[ChatMessage]:
+    return [ChatMessage.model_validate({"role": m.role, "content": m.content}) for m in messages]
+
+
+def _hints(request: pb.RouteRequest | pb.CompleteRequest) -> dict[str, Any]:
+    hints = request.hints
+    return {
+        "min_tier": hints.min_tier if hints.HasField("min_tier") else None,
+        "max_tier": hints.max_tier if hints.HasField("max_tier") else None,
+        "region": hints.region or None,
+    }
+
+
+def _route_request(request: pb.RouteRequest) -> RouteRequest:
+    text = CompletionRequest.model_validate({"request_id": "route", "messages": _messages(request.messages),
+                                             **_identity(request)}).routing_text()
+    return RouteRequest.model_validate({"text": text, **_identity(request), **_hints(request)})
+
+
+def _identity(request: pb.RouteRequest | pb.CompleteRequest) -> dict[str, Any]:
+    return {"tenant": request.tenant or "default", "user": request.user or None}
+
+
+def _completion_request(request: pb.CompleteRequest) -> CompletionRequest:
+    schema: Any = None
+    if request.response_json_schema:
+        try:
+            schema = json.loads(request.response_json_schema)
+        except json.JSONDecodeError as e:
+            raise _field_error("response_json_schema", f"not valid JSON: {e.msg}") from e
+    return CompletionRequest.model_validate({
+        "request_id": request.request_id or uuid.uuid4().hex,
+        "messages": _messages(request.messages),
+        "response_schema": schema,
+        "max_tokens": request.max_tokens if request.HasField("max_tokens") else None,
+        "temperature": request.temperature if request.HasField("temperature") else None,
+        "pinned_model": request.model if request.model not in ("", "auto") else None,
+        **_identity(request),
+        **_hints(request),
+    })
+
+
+def _field_error(field: str, message: str) -> ValidationError:
+    return ValidationError.from_exception_data("CompleteRequest", [
+        {"type": "value_error", "loc": (field,), "input": None, "ctx": {"error": ValueError(message)}}
+    ])
+
+
+def decision_pb(d: DecisionRecord) -> pb.Decision:
+    s = d.latency_ms
+    return pb.Decision(
+        tier=d.tier, provider=d.provider, model=d.model, reason=d.reason, confidence=d.confidence, scores=d.scores,
+        domain=d.domain, policy_name=d.policy_name, policy_version=d.policy_version,
+        estimated_cost_usd=d.estimated_cost_usd, tier3_cost_usd=d.tier3_cost_usd, saved_usd=d.saved_usd,
+        input_tokens=d.input_tokens, cache_similarity=d.cache_similarity, trail=d.trail,
+        max_escalation_tier=d.max_escalation_tier,
+        latency=pb.StageLatency(limits_ms=s.limits, exact_cache_ms=s.exact_cache, embed_ms=s.embed,
+                                semantic_cache_ms=s.semantic_cache, classify_ms=s.classify, policy_ms=s.policy,
+                                total_ms=s.total),
+    )
+
+
+def completion_pb(c: Completion) -> pb.CompleteResponse:
+    return pb.CompleteResponse(
+        request_id=c.request_id, decision=decision_pb(c.decision), content=c.content, finish_reason=c.finish_reason,
+        tier=c.tier, provider=c.provider, model=c.model,
+        usage=pb.Usage(input_tokens=c.usage.input_tokens, output_tokens=c.usage.output_tokens),
+        cost_usd=c.cost_usd, tier3_cost_usd=c.tier3_cost_usd, saved_usd=c.saved_usd, escalations=c.escalations,
+        failovers=c.failovers, cached=c.cached, accepted=c.accepted, latency_ms=c.latency_ms,
+        attempts=[pb.Attempt(tier=a.tier, provider=a.provider, outcome=a.outcome, gate_failures=a.gate_failures,
+                             latency_ms=a.latency_ms) for a in c.attempts],
+    )
+
+
+class GrpcServer:
+    """The aio server with the Router service, health (SERVING only while a config is live and
+    the server is not draining) and reflection."""
+
+    def __init__(self, service: RouterService, address: str) -> None:
+        self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        # grpc_tools emits no annotations for the registration helper
+        pb_grpc.add_RouterServicer_to_server(RouterServicer(service), self._server)  # type: ignore[no-untyped-call]
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server)
+        self.port = self._server.add_insecure_port(address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {address}")
+        self._updates: set[asyncio.Task[None]] = set()
+        service.on_readiness(self._publish)
+
+    def _publish(self, ready: bool) -> None:
+        """Readiness listeners fire synchronously on the event loop; the health servicer is async."""
+        task = asyncio.get_running_loop().create_task(self._set_health(ready))
+        self._updates.add(task)
+        task.add_done_callback(self._updates.discard)
+
+    async def _set_health(self, ready: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, status)
+
+    async def start(self) -> None:
+        await self._server.start()
+
+    async def stop(self, grace_s: float) -> None:
+        await self._server.stop(grace_s)

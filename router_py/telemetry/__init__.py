@@ -1,0 +1,1 @@
+"""OpenTelemetry spans and metrics (exported for Prometheus on /metrics) and JSON logs."""
