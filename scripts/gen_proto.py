@@ -22,11 +22,15 @@ PACKAGE = "router_py.api"
 
 def generate(out: Path) -> None:
     sources = sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
+    # mypy-protobuf's plugins write typed .pyi stubs for the messages and the gRPC stubs/servicers.
+    plugins = Path(sys.executable).parent
     args = ["protoc", f"-I{PROTO}", f"-I{Path(protoc.__file__).parent / '_proto'}", f"--python_out={out}",
-            f"--pyi_out={out}", f"--grpc_python_out={out}", *sources]
+            f"--grpc_python_out={out}", f"--plugin=protoc-gen-mypy={plugins / 'protoc-gen-mypy'}",
+            f"--plugin=protoc-gen-mypy_grpc={plugins / 'protoc-gen-mypy_grpc'}", f"--mypy_out={out}",
+            f"--mypy_grpc_out={out}", *sources]
     if protoc.main(args) != 0:
         raise SystemExit(f"protoc failed on {sources}")
-    for path in out.rglob("*.py"):
+    for path in [*out.rglob("*.py"), *out.rglob("*.pyi")]:
         text = re.sub(r"^from (llmrouter\.\S+) import", rf"from {PACKAGE}.\1 import", path.read_text(), flags=re.M)
         path.write_text(text)
     for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:

@@ -17,7 +17,7 @@ from router_py.providers.types import ChatResult
 # Openings cheap models use when they decline; matched on the first 200 characters only, so a
 # long answer that quotes such a phrase later is not taken for a refusal.
 _REFUSAL = re.compile(
-    r"^\W*(?:\[simulated\]\s*)?(?:i'?m sorry|i am sorry|sorry, (?:but )?i|i can(?:no|')t (?:help|assist|answer|provide)|"
+    r"^\W*(?:\[simulated[^\]]*\]\s*)?(?:i'?m sorry|i am sorry|sorry, (?:but )?i|i can(?:no|')t (?:help|assist|answer|provide)|"
     r"i cannot (?:help|assist|answer|provide)|i'?m (?:not able|unable) to|i am (?:not able|unable) to|"
     r"as an ai(?: language model)?,? i (?:can(?:no|')t|am unable))",
     re.IGNORECASE,

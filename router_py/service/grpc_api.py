@@ -192,8 +192,7 @@ class GrpcServer:
 
     def __init__(self, service: RouterService, address: str) -> None:
         self._server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        # grpc_tools emits no annotations for the registration helper
-        pb_grpc.add_RouterServicer_to_server(RouterServicer(service), self._server)  # type: ignore[no-untyped-call]
+        pb_grpc.add_RouterServicer_to_server(RouterServicer(service), self._server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server)

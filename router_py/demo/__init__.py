@@ -1,0 +1,1 @@
+"""`llm-router demo`: the product end to end on one machine, with simulated providers."""

@@ -1,0 +1,1 @@
+"""Running the product on one machine: simulated providers and a router as real processes."""

@@ -1,0 +1,70 @@
+"""A real fleet for the service tests: six `mock-provider` processes and one `llm-router serve`
+process on free loopback ports, from test manifests where every request starts at tier 1 (so
+failover and cascade paths are deterministic) and breakers trip fast."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from router_py.config.manifests import embedded_default_dir
+from router_py.local.fleet import Fleet, free_port
+
+
+def _tune(doc: dict[str, Any]) -> dict[str, Any]:
+    spec = doc["spec"]
+    if doc["kind"] == "ProviderTier":
+        spec["timeoutMs"] = 2500
+        spec["breaker"] = {"failureThreshold": 2, "openSeconds": 2, "successThreshold": 1}
+        for p in spec["providers"]:
+            p["baseUrl"] = f"http://127.0.0.1:{free_port()}/v1"
+    else:
+        spec["classifier"].update(maxUnderrouteRisk=1.0, confidenceThreshold=0.0)
+        spec["overrides"] = {"domains": []}
+        spec["limits"] = {}
+        spec["logPrompts"] = False
+    return doc
+
+
+def write_manifests(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted(embedded_default_dir().glob("*.yaml")):
+        docs = [_tune(d) for d in yaml.safe_load_all(source.read_text()) if d]
+        (folder / source.name).write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return folder
+
+
+@pytest.fixture(scope="package")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    root = tmp_path_factory.mktemp("fleet")
+    with Fleet(write_manifests(root / "manifests"), root / "logs", router_args=("--max-in-flight", "64")) as f:
+        yield f
+
+
+@pytest.fixture(scope="package")
+def make_manifests() -> Callable[[Path], Path]:
+    return write_manifests
+
+
+FaultSetter = Callable[..., None]
+
+
+@pytest.fixture()
+def faults(calm: Fleet) -> FaultSetter:
+    """`faults("sim-fast-a", error_rate=1.0)`; every provider is calmed again after the test."""
+    return lambda provider, **kw: calm.set_faults(provider, **kw)
+
+
+@pytest.fixture()
+def calm(fleet: Fleet) -> Iterator[Fleet]:
+    """Fast answers and no faults before and after each test."""
+    names = [p.name for t in fleet.config.tiers for p in t.providers]
+    for name in names:
+        fleet.set_faults(name, latency_scale=0.02)
+    yield fleet
+    for name in names:
+        fleet.set_faults(name, latency_scale=0.02)
