@@ -16,7 +16,7 @@ ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library()
 CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) scripts/build_embedder.py
 CLASSIFIER_STAMP := $(MODELS)/classifier/.built-$(shell cat $(CLASSIFIER_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 
-.PHONY: help setup venv develop models test lint test-rust test-python typecheck demo bench clean
+.PHONY: help setup venv develop models tools test lint test-rust test-python typecheck demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,7 +46,10 @@ $(CLASSIFIER_STAMP): $(MODELS)/embedder/manifest.json
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/llm-router train data/routing/train.jsonl --out $(MODELS)/classifier
 	touch $@
 
-test: setup lint test-rust test-python typecheck ## Everything CI runs
+tools: ## Build the pinned Go test binaries (etcd, kube-apiserver, kubectl, helm, ghz, vegeta) into $(CACHE)/bin
+	LLM_ROUTER_CACHE=$(CACHE) scripts/tools/build_go_tools.sh
+
+test: setup tools lint test-rust test-python typecheck ## Everything CI runs
 
 lint: ## Clippy with the workspace lints (no unwrap/expect/panic/print in the core), warnings denied
 	cargo clippy -q -p router_core --features python --tests --examples -- -D warnings

@@ -13,9 +13,10 @@
 #
 # Environment: LLM_ROUTER_CACHE (cache root), LLM_ROUTER_NICE (nice level of the builds, default 10).
 set -euo pipefail
+shopt -s inherit_errexit
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
+# shellcheck source-path=SCRIPTDIR source=versions.env
 source "$here/versions.env"
 
 cache=${LLM_ROUTER_CACHE:-$HOME/.cache/llm-router}
@@ -44,7 +45,7 @@ go_mod_info() {
 # Prepare (once per version) a wrapper module in $gohome/wrappers/$1 whose go.mod is given on
 # stdin and which imports the main packages $3... from tools.go; $2 is the recipe key.
 prepare_wrapper() {
-    local dir=$gohome/wrappers/$1 key=$2
+    local name=$1 dir=$gohome/wrappers/$1 key=$2
     shift 2
     if [[ -f $dir/go.sum && "$(cat "$dir/.recipe" 2>/dev/null)" == "$key" ]]; then
         cat >/dev/null
@@ -64,7 +65,7 @@ prepare_wrapper() {
         for pkg in "$@"; do echo "	_ \"$pkg\""; done
         echo ')'
     } >"$dir/tools.go"
-    log "resolving $1 (go mod tidy)"
+    log "resolving the $name wrapper module (go mod tidy)"
     (cd "$dir" && "${nice[@]}" go mod tidy) || die "go mod tidy failed in $dir"
     echo "$key" >"$dir/.recipe"
 }
@@ -73,8 +74,9 @@ prepare_wrapper() {
 kube_tags=selinux,notest,grpcnotrace
 kube_ldflags() {
     local info time major minor
-    info=$(go_mod_info k8s.io/kubernetes "$KUBERNETES_VERSION")
+    info=$(go_mod_info k8s.io/kubernetes "$KUBERNETES_VERSION") || return 1
     time=$(awk '{print $2}' <<<"$info")
+    [[ -n $time ]] || return 1
     major=${KUBERNETES_VERSION#v}; major=${major%%.*}
     minor=${KUBERNETES_VERSION#v*.}; minor=${minor%%.*}
     local flags="-s -w" key val
@@ -113,17 +115,19 @@ kube_wrapper() {
         for m in $staging; do echo "	$m => $m $staging_version"; done
         echo ")"
     } | prepare_wrapper "kubernetes-$KUBERNETES_VERSION" "kubernetes $KUBERNETES_VERSION $staging_version" \
-        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kube-controller-manager
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kube-controller-manager ||
+        return 1
     echo "$gohome/wrappers/kubernetes-$KUBERNETES_VERSION"
 }
 
 etcd_wrapper() {
     local gover
     read -r _ _ gover < <(go_mod_info go.etcd.io/etcd/server/v3 "$ETCD_VERSION")
+    [[ -n $gover ]] || die "cannot resolve go.etcd.io/etcd/server/v3@$ETCD_VERSION"
     # The etcd modules replace each other with ../api etc., which only works inside their repo:
     # a wrapper that requires the released server module resolves them to the same releases.
     printf 'module llmrouter.local/tools/etcd\n\ngo %s\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$gover" "$ETCD_VERSION" |
-        prepare_wrapper "etcd-$ETCD_VERSION" "etcd $ETCD_VERSION" go.etcd.io/etcd/server/v3
+        prepare_wrapper "etcd-$ETCD_VERSION" "etcd $ETCD_VERSION" go.etcd.io/etcd/server/v3 || return 1
     echo "$gohome/wrappers/etcd-$ETCD_VERSION"
 }
 
@@ -150,9 +154,10 @@ install_tool() {
 }
 
 build_kube() { # $1 out dir, $2 command
-    local wrap
-    wrap=$(kube_wrapper)
-    (cd "$wrap" && "${nice[@]}" go build -trimpath -tags "$kube_tags" -ldflags "$(kube_ldflags)" \
+    local wrap ldflags
+    wrap=$(kube_wrapper) || return 1
+    ldflags=$(kube_ldflags) || return 1
+    (cd "$wrap" && "${nice[@]}" go build -trimpath -tags "$kube_tags" -ldflags "$ldflags" \
         -o "$1/$2" "k8s.io/kubernetes/cmd/$2")
 }
 build_kube_apiserver() { build_kube "$1" kube-apiserver; }
@@ -162,7 +167,7 @@ build_kube_controller_manager() { build_kube "$1" kube-controller-manager; }
 etcd_ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=release-$ETCD_VERSION"
 build_etcd() {
     local wrap
-    wrap=$(etcd_wrapper)
+    wrap=$(etcd_wrapper) || return 1
     (cd "$wrap" && "${nice[@]}" go build -trimpath -ldflags "$etcd_ldflags" -o "$1/etcd" go.etcd.io/etcd/server/v3)
 }
 
@@ -173,6 +178,7 @@ helm_ldflags() {
     # comes from the client-go it is built with.
     local gomod cg maj min
     read -r gomod _ _ < <(go_mod_info "helm.sh/helm/v$helm_major" "$HELM_VERSION")
+    [[ -f $gomod ]] || die "cannot resolve helm.sh/helm/v$helm_major@$HELM_VERSION"
     cg=$(awk '$1 == "k8s.io/client-go" {print $2; exit}' "$gomod")
     [[ $cg =~ ^v0\.([0-9]+)\. ]] || die "cannot read client-go's version from $gomod"
     maj=1 min=${BASH_REMATCH[1]}
@@ -184,7 +190,11 @@ helm_ldflags() {
 go_install() { # out dir, ldflags, pkg@version
     (cd "$gohome" && GOBIN=$1 "${nice[@]}" go install -trimpath -ldflags "$2" "$3")
 }
-build_helm() { go_install "$1" "$(helm_ldflags)" "helm.sh/helm/v$helm_major/cmd/helm@$HELM_VERSION"; }
+build_helm() {
+    local ldflags
+    ldflags=$(helm_ldflags) || return 1
+    go_install "$1" "$ldflags" "helm.sh/helm/v$helm_major/cmd/helm@$HELM_VERSION"
+}
 build_ghz() { go_install "$1" "-s -w -X main.version=$GHZ_VERSION" "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"; }
 vegeta_major=${VEGETA_VERSION#v}; vegeta_major=${vegeta_major%%.*}
 build_vegeta() {
@@ -203,10 +213,17 @@ version_of() {
 }
 
 recipe_of() {
+    local flags
     case $1 in
     etcd) echo "etcd $ETCD_VERSION $etcd_ldflags" ;;
-    kube-apiserver | kubectl | kube-controller-manager) echo "$1 $KUBERNETES_VERSION tags=$kube_tags $(kube_ldflags)" ;;
-    helm) echo "helm $HELM_VERSION $(helm_ldflags)" ;;
+    kube-apiserver | kubectl | kube-controller-manager)
+        flags=$(kube_ldflags) || return 1
+        echo "$1 $KUBERNETES_VERSION tags=$kube_tags $flags"
+        ;;
+    helm)
+        flags=$(helm_ldflags) || return 1
+        echo "helm $HELM_VERSION $flags"
+        ;;
     ghz) echo "ghz $GHZ_VERSION" ;;
     vegeta) echo "vegeta $VEGETA_VERSION" ;;
     esac
@@ -233,6 +250,7 @@ declare -A done_=()
 for name in "${names[@]}"; do
     [[ -z ${done_[$name]:-} ]] || continue
     done_[$name]=1
-    install_tool "$name" "$(version_of "$name")" "$(recipe_of "$name")" "build_${name//-/_}"
+    recipe=$(recipe_of "$name") || die "$name: cannot resolve its module (network or pin?)"
+    install_tool "$name" "$(version_of "$name")" "$recipe" "build_${name//-/_}"
 done
 log "done in $((SECONDS - total))s; binaries in $bin"
