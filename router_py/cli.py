@@ -76,8 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     from router_py.eval.cli import add_eval_commands
+    from router_py.mock.cli import add_mock_command
 
     add_eval_commands(sub)
+    add_mock_command(sub)
     return parser
 
 
@@ -118,7 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo() -> int:
-    from router_py.demo import main as demo_main
+    from router_py.demo.run import main as demo_main
 
     return demo_main()
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,3 +81,20 @@ class ProviderError(Exception):
     @property
     def fails_over(self) -> bool:
         return self.kind is not FailureKind.BAD_REQUEST
+
+
+class ProviderClient(Protocol):
+    """One provider endpoint; every failure surfaces as a ProviderError, never as an httpx error."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def complete(self, request: ChatRequest, *, timeout: float) -> ChatResult:
+        """`timeout` bounds the whole call, connect to last byte."""
+        ...
+
+    def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamEvent]:
+        """StreamDelta..., then exactly one StreamEnd. `timeout` bounds the wait for the response
+        headers and for each chunk after them, not the whole stream: a long answer that keeps
+        coming is healthy, a provider that stalls is not."""
+        ...

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
 from router_py.complete.request import Completion, CompletionRequest
-from router_py.providers.types import ChatMessage
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.service.app import RouterService
 from router_py.service.errors import FieldViolation, classify
@@ -112,8 +111,9 @@ def _packed(message: Any) -> any_pb2.Any:
     return packed
 
 
-def _messages(messages: Any) -> list[ChatMessage]:
-    return [ChatMessage.model_validate({"role": m.role, "content": m.content}) for m in messages]
+def _messages(messages: Any) -> list[dict[str, str]]:
+    """Left for the request model to validate, so errors carry their `messages[i].field` path."""
+    return [{"role": m.role, "content": m.content} for m in messages]
 
 
 def _hints(request: pb.RouteRequest | pb.CompleteRequest) -> dict[str, Any]:

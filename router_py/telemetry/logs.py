@@ -31,3 +31,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every provider call at INFO; the pipeline logs failures once, with context.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
