@@ -17,6 +17,7 @@ import httpx
 
 from router_py.config.manifests import load_config
 from router_py.config.schema import RouterConfig
+from router_py.mock.profiles import Faults
 
 PROFILE_OF_TIER = {1: "fast", 2: "smart", 3: "reasoning"}
 
@@ -134,9 +135,11 @@ class Fleet:
         _wait_http(self.router, f"{self.http_url}/readyz", 120)
 
     def set_faults(self, provider: str, **faults: object) -> None:
-        """Replace a simulated provider's faults at run time (the mock's `/_mock/faults`)."""
+        """Replace a simulated provider's faults at run time (the mock's `/_mock/faults`); every
+        fault not named goes back to its default."""
         spec = next(p for t in self.config.tiers for p in t.providers if p.name == provider)
-        response = httpx.post(f"{spec.base_url.removesuffix('/v1')}/_mock/faults", json=faults, timeout=5)
+        body = Faults.model_validate(faults).model_dump(mode="json")
+        response = httpx.post(f"{spec.base_url.removesuffix('/v1')}/_mock/faults", json=body, timeout=5)
         if response.status_code != 200:
             raise FleetError(f"{provider}: faults {faults} refused: {response.status_code} {response.text[:200]}")
 

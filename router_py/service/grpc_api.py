@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -86,17 +87,27 @@ def _count(api: str, code: str, started: float) -> None:
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, api: str, started: float) -> None:
     info = classify(error)
     _count(api, info.grpc_code.name, started)
-    if info.retry_after_s is not None:
-        context.set_trailing_metadata((("retry-after", f"{info.retry_after_s:g}"),))
     details: list[any_pb2.Any] = []
     if info.violations:
         details.append(_packed(_bad_request(info.violations)))
+    retry: tuple[tuple[str, str], ...] = ()
     if info.retry_after_s is not None:
-        retry = error_details_pb2.RetryInfo()
-        retry.retry_delay.FromMilliseconds(int(info.retry_after_s * 1000))
-        details.append(_packed(retry))
-    status = status_pb2.Status(code=getattr(code_pb2, info.grpc_code.name), message=info.message, details=details)
-    await context.abort_with_status(rpc_status.to_status(status))
+        delay = error_details_pb2.RetryInfo()
+        delay.retry_delay.FromMilliseconds(int(info.retry_after_s * 1000))
+        details.append(_packed(delay))
+        retry = (("retry-after", f"{info.retry_after_s:g}"),)
+    status = rpc_status.to_status(
+        status_pb2.Status(code=getattr(code_pb2, info.grpc_code.name), message=info.message, details=details)
+    )
+    # abort_with_status sends the status's own trailers only: Retry-After rides with the details.
+    await context.abort_with_status(_Status(status.code, status.details, (*status.trailing_metadata, *retry)))
+
+
+@dataclass(frozen=True)
+class _Status(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
 
 
 def _bad_request(violations: list[FieldViolation]) -> error_details_pb2.BadRequest:

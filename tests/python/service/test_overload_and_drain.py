@@ -47,7 +47,7 @@ async def _burst(target: str, n: int) -> tuple[Counter[str], float, list[str]]:
             except grpc.aio.AioRpcError as e:
                 outcomes[e.code().name] += 1
                 refused_in.append(time.monotonic() - started)
-                retry_after += [v for k, v in (e.trailing_metadata() or ()) if k == "retry-after"]
+                retry_after.extend(v for k, v in (e.trailing_metadata() or ()) if k == "retry-after")
 
         await asyncio.gather(*(one(i) for i in range(n)))
     return outcomes, max(refused_in, default=0.0), retry_after
