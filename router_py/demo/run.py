@@ -25,6 +25,8 @@ KILLED = "sim-fast-a"
 def _progress(done: int, total: int) -> None:
     width = 40
     filled = width * done // total
+    if done != total and filled == width * (done - 1) // total and not sys.stderr.isatty():
+        return  # a log file gets one line per step of the bar, a terminal every request
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
     if done == total:
         sys.stderr.write("\n")

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
-from router_py.train.dataset import load_golden
+from router_py.train.dataset import GoldenItem, load_golden
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 HOLDOUT = DATA / "routing" / "holdout.jsonl"
@@ -22,29 +22,48 @@ TICKET_SCHEMA = json.dumps({
 })
 
 
-def _request(rng: random.Random, text: str, i: int, schema: str = "") -> pb.CompleteRequest:
-    return pb.CompleteRequest(request_id=f"demo-{i}", tenant=rng.choice(TENANTS),
+# A repeat comes this many requests after its original at least, so the original has been
+# answered (and cached) by the time the repeat is sent at the demo's concurrency.
+GAP = 60
+
+
+def _request(rng: random.Random, text: str, i: int, schema: str = "", tenant: str | None = None) -> pb.CompleteRequest:
+    return pb.CompleteRequest(request_id=f"demo-{i}", tenant=tenant or rng.choice(TENANTS),
                               messages=[pb.Message(role="user", content=text)], response_json_schema=schema)
 
 
+# Share of held-out queries by their ideal tier: the hold-out itself is a third each, while the
+# traffic this product is for (support, assistants, internal tools) is mostly easy.
+MIX = {1: 0.55, 2: 0.30, 3: 0.15}
+
+
+def _sample(rng: random.Random, n: int) -> list[GoldenItem]:
+    items = load_golden(HOLDOUT)
+    picked: list[GoldenItem] = []
+    for tier, share in MIX.items():
+        picked += rng.sample([it for it in items if it.ideal_tier == tier], round(n * share))
+    return picked
+
+
 def build(n: int, seed: int) -> list[pb.CompleteRequest]:
-    """70% fresh held-out queries, 10% of them asked again, 12% paraphrase pairs, 8% asking for
-    JSON (a ticket summary), shuffled with each repeat after its original."""
+    """78% fresh held-out queries (mixed by MIX), 8% of them asked again, 6% paraphrase pairs, 8%
+    asking for JSON (a ticket summary), each repeat well after its original."""
     rng = random.Random(seed)
-    items = rng.sample(load_golden(HOLDOUT), int(n * 0.78))
+    items = _sample(rng, int(n * 0.78))
     pairs = [json.loads(line) for line in PARAPHRASES.read_text().splitlines() if line.strip()]
     pairs = rng.sample([p for p in pairs if p["kind"] == "paraphrase"], int(n * 0.06))
     texts = [it.query for it in items] + [p["a"] for p in pairs]
     rng.shuffle(texts)
     requests = [_request(rng, t, i) for i, t in enumerate(texts)]
-    for pair in pairs:  # the paraphrase comes later than the question it rephrases
-        at = next(i for i, r in enumerate(requests) if r.messages[0].content == pair["a"])
-        requests.insert(rng.randint(at + 1, len(requests)), _request(rng, pair["b"], len(requests)))
+    for pair in pairs:  # the same tenant asks again, later, in other words
+        at, original = next((i, r) for i, r in enumerate(requests) if r.messages[0].content == pair["a"])
+        rephrased = _request(rng, pair["b"], len(requests), tenant=original.tenant)
+        requests.insert(rng.randint(min(at + GAP, len(requests)), len(requests)), rephrased)
     while len(requests) < int(n * 0.92):
-        original = rng.choice(requests[: len(requests) // 2])
+        at = rng.randrange(len(requests) // 2)
         repeat = pb.CompleteRequest()
-        repeat.CopyFrom(original)
-        requests.insert(rng.randint(requests.index(original) + 1, len(requests)), repeat)
+        repeat.CopyFrom(requests[at])
+        requests.insert(rng.randint(min(at + GAP, len(requests)), len(requests)), repeat)
     for i in range(n - len(requests)):
         ticket = f"Summarise this support ticket as JSON: {rng.choice(items).query[:300]}"
         requests.insert(rng.randint(0, len(requests)), _request(rng, ticket, 10_000 + i, TICKET_SCHEMA))
