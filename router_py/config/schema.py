@@ -126,6 +126,13 @@ class PolicyBody(_Spec):
     log_prompts: bool = False
 
 
+class RoutingPolicySpec(PolicyBody):
+    """`RoutingPolicy.spec` in the cluster: the policy plus the RoutingPolicy evaluated beside it in
+    shadow. The operator strips `shadowPolicy` before compiling, so the core never sees it."""
+
+    shadow_policy: str | None = None
+
+
 class PolicySpec(PolicyBody):
     name: str
     version: Annotated[int, Field(ge=0)]

@@ -24,7 +24,7 @@ TICKET_SCHEMA = json.dumps({
 
 # A repeat comes this many requests after its original at least, so the original has been
 # answered (and cached) by the time the repeat is sent at the demo's concurrency.
-GAP = 60
+GAP = 150
 
 
 def _request(rng: random.Random, text: str, i: int, schema: str = "", tenant: str | None = None) -> pb.CompleteRequest:
