@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -72,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, default=8080)
     serve.add_argument("--max-in-flight", type=int, default=256, help="past this, refuse at once with 429")
     serve.add_argument("--drain-seconds", type=float, default=20.0, help="grace for in-flight requests on SIGTERM")
-    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--snapshot-dir", type=Path, default=os.environ.get("LLM_ROUTER_SNAPSHOT_DIR") or None,
+                       help="restore the semantic cache from here on start, save it on shutdown")
+    serve.add_argument("--log-level", default=os.environ.get("LLM_ROUTER_LOG_LEVEL", "INFO"))
     serve.set_defaults(handler=_serve)
 
     from router_py.eval.cli import add_eval_commands
@@ -114,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     configure(args.log_level)
     options = ServeOptions(config=args.config, host=args.host, grpc_port=args.grpc_port, http_port=args.http_port,
-                           max_in_flight=args.max_in_flight, drain_s=args.drain_seconds)
+                           max_in_flight=args.max_in_flight, drain_s=args.drain_seconds, snapshot_dir=args.snapshot_dir)
     asyncio.run(serve(options))
     return 0
 
