@@ -150,6 +150,22 @@ def test_breaker_opens_after_failures_and_traffic_fails_over(engine: RoutingEngi
     assert after.tier >= decision.tier
 
 
+def test_admit_refuses_an_open_breaker_and_tier_candidates_drop_it(engine: RoutingEngine) -> None:
+    assert engine.core.admit("sim-fast-a") == (True, None)
+    for _ in range(3):  # the embedded default's tier-1 failureThreshold
+        engine.core.record_outcome("sim-fast-a", False)
+    allowed, transition = engine.core.admit("sim-fast-a")
+    assert not allowed and transition is None
+    assert [c.provider for c in engine.core.tier_candidates(1, "acme")] == ["sim-fast-b"]
+    assert [c.provider for c in engine.core.tier_candidates(2, "acme")] == ["sim-smart-a", "sim-smart-b"]
+
+
+def test_tier_candidates_apply_residency_and_check_the_tier(engine: RoutingEngine) -> None:
+    assert [c.region for c in engine.core.tier_candidates(3, "acme", region="eu")] == ["eu-west-1"]
+    with pytest.raises(_core.InvalidRequestError, match="tier"):
+        engine.core.tier_candidates(4, "acme")
+
+
 def test_request_errors_map_to_their_classes(engine: RoutingEngine) -> None:
     with pytest.raises(_core.InvalidRequestError, match="text"):
         engine.core.decide("acme", "   ")
