@@ -164,9 +164,9 @@ class Pipeline:
                 tier, names = self._move_up(request, plan, tier, e)
                 continue
             progress.paid += live.catalog.price(answer.provider).cost(answer.result.usage)
-            score = await self._verifier_score(request, live, answer, tier, progress, deadline)
+            score, rating = await self._verifier_score(request, live, answer, tier, progress, deadline)
             verdict = live.gate.check(answer.result, request.response_schema, score)
-            progress.attempts += _gated(answer.attempts, verdict)
+            progress.attempts += _gated(answer.attempts, verdict) + rating
             if verdict.passed or plan.pinned or tier >= plan.decision.max_escalation_tier:
                 return answer, verdict, tier
             progress.escalations += 1
@@ -175,20 +175,19 @@ class Pipeline:
 
     async def _verifier_score(
         self, request: CompletionRequest, live: Live, answer: TierAnswer, tier: int, progress: _Progress, deadline: float
-    ) -> float | None:
-        """The provider's logprob score, or a verifier call to the next tier up when it gave none."""
+    ) -> tuple[float | None, list[Attempt]]:
+        """The provider's logprob score, or a verifier call to the next tier up when it gave none;
+        with the verifier call's attempts, logged after the answer they rate."""
         if live.gate.min_verifier_score is None or answer.result.verifier_score is not None:
-            return answer.result.verifier_score
+            return answer.result.verifier_score, []
         judge_tier = min(tier + 1, 3)
         ask = verifier_request(request.routing_text(), answer.result.text)
         try:
-            verdict = await self._failover.call(live.catalog, judge_tier, self._candidates(request, judge_tier), ask, deadline)
+            rating = await self._failover.call(live.catalog, judge_tier, self._candidates(request, judge_tier), ask, deadline)
         except TierUnavailableError as e:
-            progress.attempts += e.attempts
-            return None
-        progress.attempts += verdict.attempts
-        progress.paid += live.catalog.price(verdict.provider).cost(verdict.result.usage)
-        return parse_score(verdict.result)
+            return None, e.attempts
+        progress.paid += live.catalog.price(rating.provider).cost(rating.result.usage)
+        return parse_score(rating.result), rating.attempts
 
     def _move_up(self, request: CompletionRequest, plan: _Plan, tier: int, error: TierUnavailableError) -> tuple[int, list[str]]:
         """A tier with no provider left: move up, never down; a pinned model has nowhere to go."""

@@ -1,0 +1,88 @@
+"""The verifier part of the gate, in-process: the pipeline over real HTTP to in-process mock
+providers. A provider's logprob score below `minVerifierScore` escalates; without logprobs the
+score comes from a rating call to the next tier."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AsyncExitStack
+from typing import Any
+
+from router_py.accounting.ledger import Ledger
+from router_py.complete.failover import Failover
+from router_py.complete.pipeline import Pipeline
+from router_py.complete.request import Completion, CompletionRequest
+from router_py.config.schema import RouterConfig
+from router_py.mock.server import MockProvider
+from router_py.providers.pool import ProviderPool
+from router_py.complete.verifier import parse_score
+from router_py.providers.types import ChatMessage, ChatResult, Usage
+from router_py.routing.engine import RoutingEngine
+
+PROFILES = {1: "fast", 2: "smart", 3: "reasoning"}
+
+
+def _config(default: RouterConfig, urls: dict[str, str], gate: dict[str, Any], tier1_api: str) -> RouterConfig:
+    raw = default.model_dump(by_alias=True)
+    for tier in raw["tiers"]:
+        for p in tier["providers"]:
+            p["baseUrl"] = urls[p["name"]]
+            p["api"] = tier1_api if tier["tier"] == 1 else "openai"
+    raw["policy"]["classifier"].update(maxUnderrouteRisk=1.0, confidenceThreshold=0.0)
+    raw["policy"]["overrides"] = {}
+    raw["policy"]["cascade"] = {"maxDepth": 1, "gate": gate}
+    return RouterConfig.model_validate(raw)
+
+
+async def _complete(engine: RoutingEngine, default: RouterConfig, gate: dict[str, Any], text: str,
+                    tier1_api: str = "openai") -> Completion:
+    async with AsyncExitStack() as stack:
+        urls = {}
+        for tier in default.tiers:
+            for p in tier.providers:
+                mock = await stack.enter_async_context(MockProvider(PROFILES[tier.tier]))
+                mock.faults = mock.faults.model_copy(update={"latency_scale": 0.0})
+                urls[p.name] = mock.base_url
+        pool = ProviderPool([])
+        stack.push_async_callback(pool.aclose)
+        pipeline = Pipeline(engine, pool, Failover(engine.core, pool, lambda _: None), Ledger())
+        pipeline.configure(_config(default, urls, gate, tier1_api))
+        request = CompletionRequest(request_id="v", tenant="verifier",
+                                    messages=[ChatMessage(role="user", content=text)])
+        return await pipeline.complete(request, time.monotonic() + 30, api="test")
+
+
+def test_a_low_logprob_score_escalates(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    done = asyncio.run(_complete(engine, default_config, {"minVerifierScore": 0.9999}, "Say hello to the team"))
+    assert done.escalations == 1 and done.tier == 2
+    assert done.attempts[0].outcome == "gate_failed"
+    assert done.attempts[0].gate_failures[0].startswith("verifier: ")
+
+
+def test_a_permissive_threshold_accepts_the_cheap_answer(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    done = asyncio.run(_complete(engine, default_config, {"minVerifierScore": 0.01}, "Say hello to the team"))
+    assert (done.tier, done.escalations, done.accepted) == (1, 0, True)
+
+
+def test_without_logprobs_the_next_tier_is_asked_for_a_score(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    """The Anthropic API gives no logprobs: a tier-2 call rates the tier-1 answer. The simulated
+    tier 2 writes prose, not a number, so the score is missing and the gate escalates."""
+    done = asyncio.run(_complete(engine, default_config, {"minVerifierScore": 0.5}, "Say hello to the team",
+                                 tier1_api="anthropic"))
+    first, rating, *_ = done.attempts
+    assert (first.tier, first.outcome, first.gate_failures) == (1, "gate_failed", ["verifier: no score"])
+    assert (rating.tier, rating.outcome) == (2, "ok")
+    assert done.tier == 2 and done.escalations == 1
+
+
+def test_parse_score_takes_the_first_number_in_range() -> None:
+    def rated(text: str) -> float | None:
+        return parse_score(ChatResult(text=text, finish_reason="stop", usage=Usage(input_tokens=1, output_tokens=1),
+                                      model="m"))
+
+    assert rated("0.85") == 0.85
+    assert rated("Score: 1") == 1.0
+    assert rated("I'd say 0.3, maybe 0.4") == 0.3
+    assert rated("7 out of 10") is None
+    assert rated("no idea") is None
