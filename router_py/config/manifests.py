@@ -10,7 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from router_py.config.schema import PolicyBody, PolicySpec, RouterConfig, TierSpec
+from router_py.config.schema import PolicySpec, RouterConfig, RoutingPolicySpec, TierSpec
 
 API_VERSION = "llmrouter.io/v1alpha1"
 
@@ -30,7 +30,7 @@ class RoutingPolicyManifest(BaseModel):
     apiVersion: Literal["llmrouter.io/v1alpha1"]
     kind: Literal["RoutingPolicy"]
     metadata: ObjectMeta
-    spec: PolicyBody
+    spec: RoutingPolicySpec
 
 
 class ProviderTierManifest(BaseModel):
@@ -58,7 +58,9 @@ def load_config(path: Path, policy_name: str | None = None) -> RouterConfig:
     tiers = [m.spec for m in manifests if isinstance(m, ProviderTierManifest)]
     policy = _pick_policy(policies, policy_name, path)
     version = _content_version(files)
-    spec = PolicySpec(name=policy.metadata.name, version=version, **policy.spec.model_dump())
+    # The shadow policy is evaluated beside the live one, not part of it.
+    body = policy.spec.model_dump(exclude={"shadow_policy"})
+    spec = PolicySpec(name=policy.metadata.name, version=version, **body)
     return RouterConfig(policy=spec, tiers=sorted(tiers, key=lambda t: t.tier))
 
 

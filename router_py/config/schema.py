@@ -32,12 +32,12 @@ class ClassifierSpec(_Spec):
 
 class ExactCacheSpec(_Spec):
     enabled: bool = True
-    ttl_seconds: Annotated[int, Field(ge=0)] = 3600
+    ttl_seconds: Annotated[int, Field(gt=0)] = 3600
 
 
 class SemanticCacheSpec(_Spec):
     enabled: bool = True
-    ttl_seconds: Annotated[int, Field(ge=0)] = 3600
+    ttl_seconds: Annotated[int, Field(gt=0)] = 3600
     similarity_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.78
 
 
@@ -122,7 +122,7 @@ class PolicyBody(_Spec):
     overrides: OverridesSpec = OverridesSpec()
     limits: LimitsSpec = LimitsSpec()
     cascade: CascadeSpec = CascadeSpec()
-    expected_output_tokens: Annotated[int, Field(ge=0)] = 256
+    expected_output_tokens: Annotated[int, Field(gt=0)] = 256
     log_prompts: bool = False
 
 

@@ -172,18 +172,18 @@ def test_operator_account_has_its_namespaced_rights_only(
     account = f"{FULLNAME}-operator"
     allowed = [
         ("watch", "routingpolicies.llmrouter.io"),
-        ("patch", "providertiers.llmrouter.io"),
-        ("patch", "routingpolicies.llmrouter.io/status"),
-        ("update", "providertiers.llmrouter.io/finalizers"),
         ("create", "configmaps"),
-        ("delete", "configmaps"),
+        ("update", "configmaps"),
         ("list", "secrets"),
         ("create", "events"),
         ("patch", "kopfpeerings.kopf.dev"),
     ]
     for verb, resource in allowed:
         assert can_i(kube_cluster, ns, account, verb, resource), (verb, resource)
-    denied = [("create", "secrets"), ("delete", "routingpolicies.llmrouter.io"), ("create", "pods"),
+    for kind in ("routingpolicies.llmrouter.io", "providertiers.llmrouter.io"):
+        assert can_i(kube_cluster, ns, account, "patch", kind, "--subresource=status"), kind
+    denied = [("create", "secrets"), ("delete", "routingpolicies.llmrouter.io"), ("patch", "providertiers.llmrouter.io"),
+              ("delete", "configmaps"), ("create", "pods"),
               ("create", "roles.rbac.authorization.k8s.io")]
     for verb, resource in denied:
         assert not can_i(kube_cluster, ns, account, verb, resource), (verb, resource)
