@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -37,11 +38,11 @@ def _cli(*args: str) -> list[str]:
 
 
 class Process:
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
+    def __init__(self, name: str, argv: list[str], log: Path, env: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.log = log
         with log.open("ab") as out:
-            self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
     def kill(self) -> None:
         """SIGKILL: a provider that dies, not one that shuts down politely."""
@@ -82,13 +83,17 @@ class Fleet:
     (profile by tier, port from its baseUrl) and a router on free ports, and stops them all."""
 
     def __init__(self, manifests: Path, logs: Path, *, provider_args: tuple[str, ...] = (),
-                 router_args: tuple[str, ...] = (), profile: str | None = None) -> None:
+                 router_args: tuple[str, ...] = (), profile: str | None = None,
+                 cluster_env: Mapping[str, str] | None = None) -> None:
+        """With `cluster_env` (KUBECONFIG, LLM_ROUTER_NAMESPACE...) the router reads its config
+        from the cluster instead of `manifests`, which then only say which providers to start."""
         self.manifests = manifests
         self.logs = logs
         self.config: RouterConfig = load_config(manifests)
         self.provider_args = provider_args
         self.router_args = router_args
         self.profile = profile
+        self.cluster_env = cluster_env
         self.providers: dict[str, Process] = {}
         self.router: Process | None = None
         self.grpc_port = free_port()
@@ -129,9 +134,11 @@ class Fleet:
             _wait_http(self.providers[spec.name], f"http://127.0.0.1:{port}/healthz", 30)
 
     def _start_router(self) -> None:
-        argv = _cli("serve", "--config", str(self.manifests), "--host", "127.0.0.1", "--grpc-port",
-                    str(self.grpc_port), "--http-port", str(self.http_port), *self.router_args)
-        self.router = Process("router", argv, self.logs / "router.log")
+        source = () if self.cluster_env is not None else ("--config", str(self.manifests))
+        argv = _cli("serve", *source, "--host", "127.0.0.1", "--grpc-port", str(self.grpc_port),
+                    "--http-port", str(self.http_port), *self.router_args)
+        env = {**os.environ, **(self.cluster_env or {})}
+        self.router = Process("router", argv, self.logs / "router.log", env)
         _wait_http(self.router, f"{self.http_url}/readyz", 120)
 
     def set_faults(self, provider: str, **faults: object) -> None:

@@ -3,6 +3,7 @@ live config (kept on a bad update) and admission control."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -48,6 +49,9 @@ class RouterService:
         self.revision: str | None = None
         self.last_error: str | None = None
         self.draining = False
+        # Set when a breaker changes state: the report loop publishes at once instead of waiting
+        # for its interval, so the operator's status follows within a second.
+        self.report_due = asyncio.Event()
         self._listeners: list[ReadinessListener] = []
         metrics().watch_breakers(lambda: [(b.provider, b.state) for b in engine.core.breaker_states()])
 
@@ -102,6 +106,7 @@ class RouterService:
             listener(self.ready)
 
     def _on_transition(self, transition: _core.Transition) -> None:
+        self.report_due.set()
         metrics().transitions.add(1, {"provider": transition.provider, "to": transition.to_state})
         log.warning("breaker transition", extra={"provider": transition.provider, "from": transition.from_state,
                                                  "to": transition.to_state})

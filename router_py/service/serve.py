@@ -87,8 +87,12 @@ class _UvicornServer(uvicorn.Server):
 
 
 async def _report(service: RouterService, source: ConfigSource, interval_s: float) -> None:
+    """Every `interval_s` (a heartbeat: the operator ignores stale reports), and at once after a
+    breaker transition."""
     while True:
-        await asyncio.sleep(interval_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.report_due.wait(), interval_s)
+        service.report_due.clear()
         await source.report(service.status())
 
 
