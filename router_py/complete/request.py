@@ -36,9 +36,12 @@ class CompletionRequest(BaseModel):
 
     def routing_text(self) -> str:
         """What the caches and classifier see: the conversation, plus the schema when one is
-        asked for, so an answer cached for one output shape is never served for another."""
+        asked for and the pinned model, so an answer cached for one output shape or model is
+        never served for another."""
         lines = [m.content if m.role == "user" and len(self.messages) == 1 else f"{m.role}: {m.content}"
                  for m in self.messages]
+        if self.pinned_model is not None:
+            lines.append(f"model: {self.pinned_model}")
         if self.response_schema is not None:
             lines.append("response schema: " + json.dumps(self.response_schema, sort_keys=True, separators=(",", ":")))
         return "\n".join(lines)
