@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from router_py import _core
@@ -13,12 +14,27 @@ from router_py.runtime import model_dir as default_model_dir
 from router_py.runtime import ort_library
 
 
+class DecisionBacklogError(RuntimeError):
+    """More decisions are waiting for an embedder session than the service will queue."""
+
+    def __init__(self, pending: int, retry_after_s: float = 1.0) -> None:
+        super().__init__(f"the router is at capacity ({pending} decisions in progress or waiting for the embedder); "
+                         f"retry after {retry_after_s:g} s")
+        self.retry_after_s = retry_after_s
+
+
 class RoutingEngine:
     """Owns one `_core.Router`. `decide` releases the GIL for the whole decision, so
-    `decide_async` runs it on a worker thread without stalling the event loop."""
+    `decide_async` runs it on a worker thread without stalling the event loop: one thread per
+    embedder session (more would only queue inside the core), and at most `max_backlog`
+    decisions waiting for one, past which `decide_async` refuses at once (the service answers
+    429) rather than let a queue build whose callers will have given up."""
 
-    def __init__(self, core: _core.Router) -> None:
+    def __init__(self, core: _core.Router, *, sessions: int = 2, max_backlog: int | None = None) -> None:
         self._core = core
+        self._executor = ThreadPoolExecutor(max_workers=sessions, thread_name_prefix="decide")
+        self._limit = None if max_backlog is None else sessions + max_backlog
+        self._pending = 0
 
     @classmethod
     def load(
@@ -29,6 +45,7 @@ class RoutingEngine:
         variant: str = "default",
         snapshot_dir: Path | None = None,
         semantic_max_entries_per_tenant: int = 100_000,
+        max_backlog: int | None = None,
     ) -> RoutingEngine:
         core = _core.Router(
             models or default_model_dir(),
@@ -38,7 +55,7 @@ class RoutingEngine:
             snapshot_dir=snapshot_dir,
             semantic_max_entries_per_tenant=semantic_max_entries_per_tenant,
         )
-        return cls(core)
+        return cls(core, sessions=sessions, max_backlog=max_backlog)
 
     @classmethod
     def from_manifests(cls, manifests: Path | None = None, *, sessions: int = 2) -> RoutingEngine:
@@ -66,4 +83,10 @@ class RoutingEngine:
         )
 
     async def decide_async(self, request: RouteRequest) -> _core.Decision:
-        return await asyncio.to_thread(self.decide, request)
+        if self._limit is not None and self._pending >= self._limit:
+            raise DecisionBacklogError(self._pending)
+        self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self.decide, request)
+        finally:
+            self._pending -= 1

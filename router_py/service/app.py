@@ -34,7 +34,8 @@ class RouterService:
         engine: RoutingEngine,
         pool: ProviderPool,
         *,
-        max_in_flight: int = 256,
+        max_in_flight: int = 1024,
+        max_loop_lag_s: float = 0.1,
         default_deadline_s: float = 60.0,
         replica: str | None = None,
     ) -> None:
@@ -43,7 +44,7 @@ class RouterService:
         self.ledger = Ledger()
         self.failover = Failover(engine.core, pool, self._on_transition)
         self.pipeline = Pipeline(engine, pool, self.failover, self.ledger)
-        self.admission = AdmissionControl(max_in_flight)
+        self.admission = AdmissionControl(max_in_flight, max_loop_lag_s=max_loop_lag_s)
         self.default_deadline_s = default_deadline_s
         self.replica = replica or os.environ.get("POD_NAME") or socket.gethostname()
         self.revision: str | None = None

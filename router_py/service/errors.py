@@ -13,6 +13,7 @@ from router_py.complete.failover import DeadlineExceededError, TierUnavailableEr
 from router_py.complete.gate import InvalidSchemaError
 from router_py.complete.pipeline import StreamBrokenError
 from router_py.providers.types import ProviderError
+from router_py.routing.engine import DecisionBacklogError
 from router_py.service.overload import OverloadedError
 
 log = logging.getLogger("llm_router.errors")
@@ -65,7 +66,7 @@ def classify(error: Exception) -> ErrorInfo:
             return _invalid(str(error).strip("'\""))
         case ProviderError() if not error.fails_over:
             return _invalid(f"the provider refused the request: {error}")
-        case OverloadedError():
+        case OverloadedError() | DecisionBacklogError():
             return ErrorInfo(grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED, http_status=429, kind="rate_limit_error",
                              message=str(error), retry_after_s=error.retry_after_s)
         case _core.RateLimitedError():

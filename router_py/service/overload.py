@@ -1,8 +1,15 @@
-"""Bounded in-flight work: past capacity a request is refused at once (429 / RESOURCE_EXHAUSTED
-with Retry-After) instead of queueing, so the requests admitted still finish in time."""
+"""Bounded work: past capacity a request is refused at once (429 / RESOURCE_EXHAUSTED with
+Retry-After) instead of queueing, so the requests admitted still finish in time.
+
+Three signals, because a fixed cap on requests in flight alone is wrong both ways: requests
+waiting seconds on a provider cost almost nothing, while the Python work around each request
+runs on one event-loop thread. So: requests in flight (memory), decisions waiting for the
+embedder (`RoutingEngine`'s backlog) and how late the event loop runs its timers (the loop
+itself is saturated)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,26 +17,46 @@ from router_py.telemetry.metrics import metrics
 
 
 class OverloadedError(RuntimeError):
-    def __init__(self, limit: int, retry_after_s: float) -> None:
-        super().__init__(f"the router is at capacity ({limit} requests in flight); retry after {retry_after_s:g} s")
+    def __init__(self, why: str, retry_after_s: float) -> None:
+        super().__init__(f"the router is at capacity ({why}); retry after {retry_after_s:g} s")
         self.retry_after_s = retry_after_s
+
+
+class LoopLag:
+    """How late the event loop wakes a timer; while every request's Python work outruns the one
+    thread the loop has, this grows without bound. A late sample counts at once and fades over
+    a few samples, so one on-time timer in a saturated loop does not reopen the gate."""
+
+    def __init__(self, interval_s: float = 0.01) -> None:
+        self.interval_s = interval_s
+        self.lag_s = 0.0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time()
+            await asyncio.sleep(self.interval_s)
+            self.lag_s = max(loop.time() - asked - self.interval_s, self.lag_s * 0.8)
 
 
 class AdmissionControl:
     """Counts requests on the event loop's thread, so no lock is needed."""
 
-    def __init__(self, max_in_flight: int, retry_after_s: float = 1.0) -> None:
+    def __init__(self, max_in_flight: int, *, max_loop_lag_s: float = 0.1, retry_after_s: float = 1.0) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, not {max_in_flight}")
         self.max_in_flight = max_in_flight
+        self.max_loop_lag_s = max_loop_lag_s
         self.retry_after_s = retry_after_s
         self.in_flight = 0
+        self.loop_lag = LoopLag()
 
     @contextmanager
     def admit(self, api: str) -> Iterator[None]:
-        if self.in_flight >= self.max_in_flight:
+        why = self._refusal()
+        if why is not None:
             metrics().overload.add(1, {"api": api})
-            raise OverloadedError(self.max_in_flight, self.retry_after_s)
+            raise OverloadedError(why, self.retry_after_s)
         self.in_flight += 1
         metrics().in_flight.add(1)
         try:
@@ -37,3 +64,10 @@ class AdmissionControl:
         finally:
             self.in_flight -= 1
             metrics().in_flight.add(-1)
+
+    def _refusal(self) -> str | None:
+        if self.in_flight >= self.max_in_flight:
+            return f"{self.in_flight} requests in flight"
+        if self.loop_lag.lag_s > self.max_loop_lag_s:
+            return f"event loop {self.loop_lag.lag_s * 1000:.0f} ms behind"
+        return None

@@ -31,7 +31,9 @@ class ServeOptions(BaseModel):
     host: str = "0.0.0.0"
     grpc_port: int = 50051
     http_port: int = 8080
-    max_in_flight: int = 256
+    max_in_flight: int = 1024
+    max_decision_backlog: int = 32
+    max_loop_lag_ms: float = 100.0
     drain_s: float = 20.0
     report_interval_s: float = 5.0
     sessions: int = 2
@@ -48,8 +50,10 @@ def config_source(options: ServeOptions) -> ConfigSource:
 
 async def serve(options: ServeOptions, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or _stop_on_signals()
-    engine = await asyncio.to_thread(RoutingEngine.load, sessions=options.sessions, snapshot_dir=options.snapshot_dir)
-    service = RouterService(engine, ProviderPool([]), max_in_flight=options.max_in_flight)
+    engine = await asyncio.to_thread(RoutingEngine.load, sessions=options.sessions, snapshot_dir=options.snapshot_dir,
+                                     max_backlog=options.max_decision_backlog)
+    service = RouterService(engine, ProviderPool([]), max_in_flight=options.max_in_flight,
+                            max_loop_lag_s=options.max_loop_lag_ms / 1000)
     grpc_server = GrpcServer(service, f"{options.host}:{options.grpc_port}")
     http = _UvicornServer(uvicorn.Config(OpenAIApp(service).app, host=options.host, port=options.http_port,
                                          log_config=None, access_log=False, loop="none", lifespan="off",
@@ -58,7 +62,8 @@ async def serve(options: ServeOptions, *, stop: asyncio.Event | None = None) -> 
     await grpc_server.start()
     tasks = [asyncio.create_task(service.follow(source), name="config"),
              asyncio.create_task(_report(service, source, options.report_interval_s), name="report"),
-             asyncio.create_task(http.serve(), name="http")]
+             asyncio.create_task(http.serve(), name="http"),
+             asyncio.create_task(service.admission.loop_lag.run(), name="loop-lag")]
     for task in tasks:
         task.add_done_callback(lambda t: _stop_if_failed(t, stop))
     log.info("serving", extra={"grpc_port": grpc_server.port, "http_port": options.http_port,
