@@ -92,10 +92,12 @@ def test_an_open_breaker_shows_in_metrics_and_the_provider_comes_back(calm: Flee
     channel = grpc.insecure_channel(calm.grpc_target)
     stub = pb_grpc.RouterStub(channel)
     for i in range(4):
-        stub.Complete(pb.CompleteRequest(messages=[pb.Message(role="user", content=f"hi {i}")], model="sim-smart"), timeout=20)
+        stub.Complete(pb.CompleteRequest(tenant="before", messages=[pb.Message(role="user", content=f"hi {i}")],
+                                     model="sim-smart"), timeout=20)
     assert _breaker(calm, "sim-smart-a") == 2.0
     faults("sim-smart-a", latency_scale=0.02)
     time.sleep(2.2)  # the tier's openSeconds
-    served = {stub.Complete(pb.CompleteRequest(messages=[pb.Message(role="user", content=f"back {i}")], model="sim-smart"),
+    served = {stub.Complete(pb.CompleteRequest(tenant="after", messages=[pb.Message(role="user", content=f"back {i}")],
+                                              model="sim-smart"),
                             timeout=20).provider for i in range(4)}
     assert "sim-smart-a" in served
