@@ -80,6 +80,7 @@ bench: setup tools ## Decision, service (vs LiteLLM) and apply-to-live benchmark
 	ORT_DYLIB_PATH=$(ORT_LIB) cargo run -q --release -p router_core --example guard_eval -- --from 0.75
 	$(VENV)/bin/llm-router eval golden data/routing/holdout.jsonl
 	$(PY) benches/apply_to_live.py
+	$(PY) benches/service_bench.py
 
 clean: ## Remove the local virtualenv (the shared cache stays)
 	rm -rf $(VENV)

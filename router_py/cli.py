@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-in-flight", type=int, default=1024, help="requests in progress; past this, 429 at once")
     serve.add_argument("--max-decision-backlog", type=int, default=32,
                        help="decisions waiting for an embedder session; past this, 429 at once")
-    serve.add_argument("--max-loop-lag-ms", type=float, default=100.0,
+    serve.add_argument("--max-loop-lag-ms", type=float, default=25.0,
                        help="refuse new requests (429) while the event loop runs this late")
     serve.add_argument("--drain-seconds", type=float, default=20.0, help="grace for in-flight requests on SIGTERM")
     serve.add_argument("--snapshot-dir", type=Path, default=os.environ.get("LLM_ROUTER_SNAPSHOT_DIR") or None,

@@ -65,10 +65,12 @@ class TierStream:
 
 
 class Failover:
-    def __init__(self, core: _core.Router, pool: ProviderPool, on_transition: TransitionSink) -> None:
+    def __init__(self, core: _core.Router, pool: ProviderPool, on_transition: TransitionSink,
+                 loop_is_late: Callable[[], bool] = lambda: False) -> None:
         self._core = core
         self._pool = pool
         self._on_transition = on_transition
+        self._loop_is_late = loop_is_late
         self.cooldowns = Cooldowns()
 
     async def call(self, catalog: Catalog, tier: int, names: list[str], request: ChatRequest, deadline: float) -> TierAnswer:
@@ -140,6 +142,10 @@ class Failover:
             raise error
         if error.kind is FailureKind.RATE_LIMITED:
             self.cooldowns.start(name, error.retry_after)
+        if error.kind is FailureKind.TIMEOUT and self._loop_is_late():
+            # Our own event loop was too busy to read the answer in time: not the provider's
+            # fault, and opening its breaker would move load onto the next tier.
+            return
         self._record(name, success=False)
 
     def _record(self, name: str, *, success: bool) -> None:

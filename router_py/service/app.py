@@ -35,16 +35,16 @@ class RouterService:
         pool: ProviderPool,
         *,
         max_in_flight: int = 1024,
-        max_loop_lag_s: float = 0.1,
+        max_loop_lag_s: float = 0.025,
         default_deadline_s: float = 60.0,
         replica: str | None = None,
     ) -> None:
         self.engine = engine
         self.pool = pool
         self.ledger = Ledger()
-        self.failover = Failover(engine.core, pool, self._on_transition)
-        self.pipeline = Pipeline(engine, pool, self.failover, self.ledger)
         self.admission = AdmissionControl(max_in_flight, max_loop_lag_s=max_loop_lag_s)
+        self.failover = Failover(engine.core, pool, self._on_transition, lambda: self.admission.loop_is_late)
+        self.pipeline = Pipeline(engine, pool, self.failover, self.ledger)
         self.default_deadline_s = default_deadline_s
         self.replica = replica or os.environ.get("POD_NAME") or socket.gethostname()
         self.revision: str | None = None

@@ -155,6 +155,8 @@ class OpenAIApp:
         started = time.monotonic()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         try:
+            # Refuse before reading and parsing the body: past capacity, a refusal must be cheap.
+            self._service.admission.check(API)
             body = ChatCompletionBody.model_validate_json(await request.body())
             completion_request = body.completion_request(request_id, dict(request.headers))
             deadline = self._service.deadline(_deadline_header(request))
@@ -162,8 +164,6 @@ class OpenAIApp:
                 include_usage = body.stream_options is not None and body.stream_options.include_usage
                 return await self._stream(completion_request, deadline, include_usage, started)
             completion = await self._service.complete(completion_request, deadline, api=API)
-        except json.JSONDecodeError as e:
-            return self._failed(_invalid("(body)", f"not JSON: {e}"), started)
         except Exception as e:  # every failure becomes one error response
             return self._failed(e, started)
         _count("200", started)

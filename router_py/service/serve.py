@@ -33,7 +33,7 @@ class ServeOptions(BaseModel):
     http_port: int = 8080
     max_in_flight: int = 1024
     max_decision_backlog: int = 32
-    max_loop_lag_ms: float = 100.0
+    max_loop_lag_ms: float = 25.0
     drain_s: float = 20.0
     report_interval_s: float = 5.0
     sessions: int = 2
