@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -21,6 +22,8 @@ from router_py.providers.types import (
     StreamEvent,
     Usage,
 )
+
+log = logging.getLogger("llm_router.providers.openai")
 
 PATH = "chat/completions"
 DONE = "[DONE]"
@@ -124,7 +127,7 @@ class OpenAIClient(HttpProvider):
         )
 
     async def stream(self, request: ChatRequest, *, timeout: float) -> AsyncIterator[StreamEvent]:
-        state = _StreamState(self.name)
+        state = _StreamState(self.name, prompt_chars=sum(len(m.content) for m in request.messages))
         async with aclosing(self._post_sse(PATH, self._body(request, stream=True), timeout=timeout)) as events:
             async for event in events:
                 if event.data.strip() == DONE:
@@ -156,8 +159,10 @@ class OpenAIClient(HttpProvider):
 class _StreamState:
     """What the chunks said so far; the usage arrives in a last chunk with no choices."""
 
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, *, prompt_chars: int) -> None:
         self._provider = provider
+        self._prompt_chars = prompt_chars
+        self._deltas = 0
         self._model: str | None = None
         self._finish_reason: str | None = None
         self._usage: Usage | None = None
@@ -172,16 +177,22 @@ class _StreamState:
         choice = chunk.choices[0]
         if choice.finish_reason is not None:
             self._finish_reason = choice.finish_reason
-        return choice.delta.content or ""
+        text = choice.delta.content or ""
+        self._deltas += bool(text)
+        return text
 
     def end(self) -> StreamEnd:
-        fields = {"model": self._model, "finish_reason": self._finish_reason, "usage": self._usage}
-        missing = [name for name, value in fields.items() if value is None]
-        if self._model is None or self._finish_reason is None or self._usage is None:
-            raise ProviderError(
-                self._provider, FailureKind.BAD_RESPONSE, f"stream finished without {', '.join(missing)}"
-            )
-        return StreamEnd(finish_reason=self._finish_reason, usage=self._usage, model=self._model)
+        if self._model is None or self._finish_reason is None:
+            missing = [n for n, v in (("model", self._model), ("finish_reason", self._finish_reason)) if v is None]
+            raise ProviderError(self._provider, FailureKind.BAD_RESPONSE, f"stream finished without {', '.join(missing)}")
+        return StreamEnd(finish_reason=self._finish_reason, usage=self._usage or self._estimated(), model=self._model)
+
+    def _estimated(self) -> Usage:
+        """For servers that ignore `stream_options.include_usage`: the answer has already reached
+        the caller, so failing it now would help nobody. One delta is about one token; the prompt
+        is about four characters a token. Logged, since the cost is then an estimate."""
+        log.warning("stream without usage; estimating tokens", extra={"provider": self._provider})
+        return Usage(input_tokens=-(-self._prompt_chars // 4), output_tokens=self._deltas)
 
 
 def verifier_score(logprobs: Logprobs | None) -> float | None:
