@@ -12,7 +12,8 @@ from router_py import _core
 from router_py.complete.catalog import Catalog
 from router_py.complete.request import Attempt
 from router_py.providers.pool import ProviderPool
-from router_py.providers.types import ChatRequest, ChatResult, FailureKind, ProviderError, StreamDelta, StreamEvent
+from router_py.providers.types import ChatRequest, ChatResult, FailureKind, ProviderError, StreamEvent
+from router_py.telemetry.tracing import tracer
 
 log = logging.getLogger("llm_router.failover")
 
@@ -81,7 +82,9 @@ class Failover:
             timeout = _budget(catalog.timeout_s(name), deadline)
             started = time.monotonic()
             try:
-                result = await self._pool.client(name).complete(request, timeout=timeout)
+                with tracer().start_as_current_span("provider.call", attributes={"llm_router.provider": name,
+                                                                                 "llm_router.tier": tier}):
+                    result = await self._pool.client(name).complete(request, timeout=timeout)
             except ProviderError as e:
                 self._failed(tier, name, e, started, attempts)
                 continue

@@ -21,7 +21,7 @@ from router_py.providers.pool import ProviderPool
 from router_py.providers.types import ChatResult, ProviderError, StreamDelta, StreamEnd, Usage
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord
-from router_py.telemetry.metrics import metrics
+from router_py.telemetry.decisions import observe_decision
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,7 @@ class Pipeline:
         candidates = [c.provider for c in decision.candidates]
         if names is not None:
             candidates = [n for n in candidates if n in names] if decision.tier == live.catalog.tier_of(names[0]) else []
-        record = DecisionRecord.from_core(decision)
-        metrics().decisions.add(1, {"tier": str(decision.tier), "reason": decision.reason})
+        record = observe_decision(decision)
         return _Plan(decision=decision, record=record, tier=decision.tier, names=candidates, pinned=pinned)
 
     async def _answer(

@@ -21,7 +21,9 @@ from router_py.providers.pool import ProviderPool
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.service.overload import AdmissionControl
+from router_py.telemetry.decisions import observe_decision
 from router_py.telemetry.metrics import metrics
+from router_py.telemetry.tracing import tracer
 
 log = logging.getLogger("llm_router.service")
 
@@ -121,14 +123,13 @@ class RouterService:
         return time.monotonic() + budget
 
     async def route(self, request: RouteRequest, request_id: str, *, api: str) -> DecisionRecord:
-        with self.admission.admit(api):
-            decision = DecisionRecord.from_core(await self.engine.decide_async(request))
-        metrics().decisions.add(1, {"tier": str(decision.tier), "reason": decision.reason})
+        with self.admission.admit(api), tracer().start_as_current_span(api):
+            decision = observe_decision(await self.engine.decide_async(request))
         log_decision(request_id, request.tenant, decision, api=api)
         return decision
 
     async def complete(self, request: CompletionRequest, deadline: float, *, api: str) -> Completion:
-        with self.admission.admit(api):
+        with self.admission.admit(api), tracer().start_as_current_span(api):
             return await self.pipeline.complete(request, deadline, api=api)
 
     async def stream(self, request: CompletionRequest, deadline: float, *, api: str) -> AsyncIterator[DecisionRecord | str | Completion]:

@@ -11,12 +11,13 @@ from functools import cache
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Tracer
 
-from router_py.routing.request import StageRecord
+from router_py.routing.request import DecisionRecord
+
+STAGES = ("limits", "exact_cache", "embed", "semantic_cache", "classify", "policy")
 
 
 @cache
@@ -37,19 +38,20 @@ def tracer() -> Tracer:
     return provider().get_tracer("llm_router")
 
 
-def record_stages(parent: Span, stages: StageRecord, ended_ns: int) -> None:
-    """Child spans for the decision's stages, placed back in time from the core's timings (the
-    decision runs in Rust, in one call, so the spans are written after it returns)."""
-    context = trace.set_span_in_context(parent)
-    cursor = ended_ns - int(stages.total * 1e6)
-    for name in ("limits", "exact_cache", "embed", "semantic_cache", "classify", "policy"):
-        took = int(getattr(stages, name) * 1e6)
+def record_decision(record: DecisionRecord) -> None:
+    """A `decide` span with a child per stage, placed back in time from the core's timings (the
+    decision runs in Rust, in one call, so the spans are written after it returns); a child of
+    the current span, if any."""
+    ended = time.time_ns()
+    cursor = ended - int(record.latency_ms.total * 1e6)
+    attributes: dict[str, str | int] = {"llm_router.tier": record.tier, "llm_router.reason": record.reason,
+                  "llm_router.policy": record.policy_name, "llm_router.provider": record.provider}
+    decide = tracer().start_span("decide", start_time=cursor, attributes=attributes)
+    context = trace.set_span_in_context(decide)
+    for name in STAGES:
+        took = int(getattr(record.latency_ms, name) * 1e6)
         if took == 0:
             continue
-        span = tracer().start_span(f"decide.{name}", context=context, start_time=cursor)
-        span.end(end_time=cursor + took)
+        tracer().start_span(f"decide.{name}", context=context, start_time=cursor).end(end_time=cursor + took)
         cursor += took
-
-
-def now_ns() -> int:
-    return time.time_ns()
+    decide.end(end_time=ended)

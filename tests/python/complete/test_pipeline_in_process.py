@@ -1,6 +1,6 @@
-"""The verifier part of the gate, in-process: the pipeline over real HTTP to in-process mock
-providers. A provider's logprob score below `minVerifierScore` escalates; without logprobs the
-score comes from a rating call to the next tier."""
+"""The pipeline in-process, over real HTTP to in-process mock providers: the verifier part of the
+gate (a provider's logprob score below `minVerifierScore` escalates; without logprobs the score
+comes from a rating call to the next tier), and the spans a request leaves."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import asyncio
 import time
 from contextlib import AsyncExitStack
 from typing import Any
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from router_py.accounting.ledger import Ledger
 from router_py.complete.failover import Failover
@@ -19,6 +22,7 @@ from router_py.providers.pool import ProviderPool
 from router_py.complete.verifier import parse_score
 from router_py.providers.types import ChatMessage, ChatResult, Usage
 from router_py.routing.engine import RoutingEngine
+from router_py.telemetry.tracing import add_processor
 
 PROFILES = {1: "fast", 2: "smart", 3: "reasoning"}
 
@@ -86,3 +90,21 @@ def test_parse_score_takes_the_first_number_in_range() -> None:
     assert rated("I'd say 0.3, maybe 0.4") == 0.3
     assert rated("7 out of 10") is None
     assert rated("no idea") is None
+
+
+def test_a_completion_leaves_decision_stage_and_provider_call_spans(
+    engine: RoutingEngine, default_config: RouterConfig
+) -> None:
+    spans = InMemorySpanExporter()
+    add_processor(SimpleSpanProcessor(spans))
+    done = asyncio.run(_complete(engine, default_config, {}, "Say hello to the team"))
+    finished = spans.get_finished_spans()
+    names = [s.name for s in finished]
+    assert {"decide", "decide.embed", "decide.classify", "provider.call"} <= set(names)
+    decide = next(s for s in finished if s.name == "decide")
+    assert decide.attributes is not None and decide.attributes["llm_router.tier"] == done.decision.tier
+    stages = [s for s in finished if s.name.startswith("decide.")]
+    assert all(s.parent is not None and s.parent.span_id == decide.context.span_id for s in stages)
+    call = next(s for s in finished if s.name == "provider.call")
+    assert call.attributes is not None and call.attributes["llm_router.provider"] == done.provider
+    spans.shutdown()
