@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 from router_py import _core
@@ -76,11 +76,7 @@ class Failover:
 
     async def call(self, catalog: Catalog, tier: int, names: list[str], request: ChatRequest, deadline: float) -> TierAnswer:
         attempts: list[Attempt] = []
-        for name in names:
-            if not self._admitted(tier, name, attempts):
-                continue
-            timeout = _budget(catalog.timeout_s(name), deadline)
-            started = time.monotonic()
+        for name, timeout, started in self._tries(catalog, tier, names, deadline, attempts):
             try:
                 with tracer().start_as_current_span("provider.call", attributes={"llm_router.provider": name,
                                                                                  "llm_router.tier": tier}):
@@ -98,11 +94,7 @@ class Failover:
     ) -> TierStream:
         """Fail over until a provider's first delta (or its whole, empty answer) has arrived."""
         attempts: list[Attempt] = []
-        for name in names:
-            if not self._admitted(tier, name, attempts):
-                continue
-            timeout = _budget(catalog.timeout_s(name), deadline)
-            started = time.monotonic()
+        for name, timeout, started in self._tries(catalog, tier, names, deadline, attempts):
             events = self._pool.client(name).stream(request, timeout=timeout)
             try:
                 first = await anext(events)
@@ -124,6 +116,15 @@ class Failover:
                 self._record(name, success=False)
             raise
         self._record(name, success=True)
+
+    def _tries(
+        self, catalog: Catalog, tier: int, names: list[str], deadline: float, attempts: list[Attempt]
+    ) -> Iterator[tuple[str, float, float]]:
+        """(provider, timeout, start) for each provider its breaker admits, in failover order;
+        the ones skipped are noted in `attempts`."""
+        for name in names:
+            if self._admitted(tier, name, attempts):
+                yield name, _budget(catalog.timeout_s(name), deadline), time.monotonic()
 
     def _admitted(self, tier: int, name: str, attempts: list[Attempt]) -> bool:
         if self.cooldowns.cooling(name):

@@ -38,14 +38,14 @@ class Live:
         return cls(Catalog(config), AcceptanceGate(policy.cascade.gate), policy.log_prompts)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Plan:
     """Where a request is going: the decision, and the providers to try at its tier."""
 
     decision: _core.Decision
     record: DecisionRecord
-    tier: int
     names: list[str]
+    # A pinned model is served by its tier or not at all: no escalation, no moving up.
     pinned: bool
 
 
@@ -107,13 +107,13 @@ class Pipeline:
             yield self._finish(request, live, completion, api)
             return
         progress = _Progress(attempts=[])
-        opened, tier = None, plan.tier
+        opened, tier, names = None, plan.decision.tier, plan.names
         while opened is None:
             try:
-                opened = await self._failover.open_stream(live.catalog, tier, plan.names, request.chat_request(logprobs=False), deadline)
+                opened = await self._failover.open_stream(live.catalog, tier, names, request.chat_request(logprobs=False), deadline)
             except TierUnavailableError as e:
                 progress.attempts += e.attempts
-                tier, plan.names = self._move_up(request, plan, tier, e)
+                tier, names = self._move_up(request, plan, tier, e)
         progress.attempts += opened.attempts
         parts: list[str] = []
         end: StreamEnd | None = None
@@ -137,7 +137,6 @@ class Pipeline:
     async def _plan(self, request: CompletionRequest, live: Live) -> _Plan:
         if request.response_schema is not None:
             check_schema(request.response_schema)
-        pinned = request.pinned_model is not None
         route = request.route_request()
         names: list[str] | None = None
         if request.pinned_model is not None:
@@ -148,12 +147,12 @@ class Pipeline:
         if names is not None:
             candidates = [n for n in candidates if n in names] if decision.tier == live.catalog.tier_of(names[0]) else []
         record = observe_decision(decision)
-        return _Plan(decision=decision, record=record, tier=decision.tier, names=candidates, pinned=pinned)
+        return _Plan(decision=decision, record=record, names=candidates, pinned=names is not None)
 
     async def _answer(
         self, request: CompletionRequest, live: Live, plan: _Plan, progress: _Progress, deadline: float
     ) -> tuple[TierAnswer, GateVerdict, int]:
-        tier, names = plan.tier, plan.names
+        tier, names = plan.decision.tier, plan.names
         wants_logprobs = live.gate.min_verifier_score is not None
         while True:
             try:

@@ -42,7 +42,7 @@ class RouterServicer(pb_grpc.RouterServicer):
             decision = await self._service.route(route, request_id, api="grpc.route")
         except Exception as e:  # every failure becomes one status, never a dropped call
             await _abort(context, e, "grpc.route", started)
-        _count("grpc.route", "OK", started)
+        metrics().count_request("grpc.route", "OK", started)
         return pb.RouteResponse(request_id=request_id, decision=decision_pb(decision))
 
     async def Complete(self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.CompleteResponse:  # noqa: N802
@@ -53,7 +53,7 @@ class RouterServicer(pb_grpc.RouterServicer):
             completion = await self._service.complete(completion_request, deadline, api="grpc.complete")
         except Exception as e:
             await _abort(context, e, "grpc.complete", started)
-        _count("grpc.complete", "OK", started)
+        metrics().count_request("grpc.complete", "OK", started)
         return completion_pb(completion)
 
     async def CompleteStream(  # noqa: N802
@@ -67,7 +67,7 @@ class RouterServicer(pb_grpc.RouterServicer):
                 yield _stream_event(item)
         except Exception as e:
             await _abort(context, e, "grpc.stream", started)
-        _count("grpc.stream", "OK", started)
+        metrics().count_request("grpc.stream", "OK", started)
 
 
 def _stream_event(item: DecisionRecord | str | Completion) -> pb.CompleteStreamEvent:
@@ -78,15 +78,9 @@ def _stream_event(item: DecisionRecord | str | Completion) -> pb.CompleteStreamE
     return pb.CompleteStreamEvent(done=completion_pb(item))
 
 
-def _count(api: str, code: str, started: float) -> None:
-    m = metrics()
-    m.requests.add(1, {"api": api, "code": code})
-    m.duration.record(time.monotonic() - started, {"api": api})
-
-
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception, api: str, started: float) -> None:
     info = classify(error)
-    _count(api, info.grpc_code.name, started)
+    metrics().count_request(api, info.grpc_code.name, started)
     details: list[any_pb2.Any] = []
     if info.violations:
         details.append(_packed(_bad_request(info.violations)))

@@ -166,7 +166,7 @@ class OpenAIApp:
             completion = await self._service.complete(completion_request, deadline, api=API)
         except Exception as e:  # every failure becomes one error response
             return self._failed(e, started)
-        _count("200", started)
+        metrics().count_request(API, "200", started)
         return JSONResponse(_completion_body(completion, int(time.time())), headers=_decision_headers(completion.decision))
 
     async def _stream(self, request: CompletionRequest, deadline: float, include_usage: bool, started: float) -> Response:
@@ -198,15 +198,15 @@ class OpenAIApp:
                         yield f"data: {json.dumps({'id': chunk_id, 'object': 'chat.completion.chunk', 'created': created, 'model': item.model, 'choices': [], 'usage': _usage(item)})}\n\n"
         except Exception as e:  # after the first byte the status is sent: the error goes in the stream
             info = classify(e)
-            _count(str(info.http_status), started)
+            metrics().count_request(API, str(info.http_status), started)
             yield f"data: {json.dumps({'error': {'message': info.message, 'type': info.kind, 'code': info.grpc_code.name.lower()}})}\n\n"
             return
-        _count("200", started)
+        metrics().count_request(API, "200", started)
         yield "data: [DONE]\n\n"
 
     def _failed(self, error: Exception, started: float) -> JSONResponse:
         info = classify(error)
-        _count(str(info.http_status), started)
+        metrics().count_request(API, str(info.http_status), started)
         return _error_response(info)
 
     async def models(self, _: Request) -> Response:
@@ -235,9 +235,3 @@ def _deadline_header(request: Request) -> float | None:
         return max(0.0, float(raw) / 1000)
     except ValueError as e:
         raise _invalid("x-llm-router-timeout-ms", f"{raw!r} is not a number of milliseconds") from e
-
-
-def _count(status: str, started: float) -> None:
-    m = metrics()
-    m.requests.add(1, {"api": API, "code": status})
-    m.duration.record(time.monotonic() - started, {"api": API})

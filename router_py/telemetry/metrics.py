@@ -6,6 +6,7 @@ registry, and a second reader would double every series."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from functools import cache
 
@@ -36,6 +37,12 @@ class Metrics:
         self._lock = threading.Lock()
         meter.create_observable_gauge("llm_router_breaker_state", callbacks=[self._observe_breakers],
                                       description="0 closed, 1 half-open, 2 open")
+
+    def count_request(self, api: str, code: str, started: float) -> None:
+        """One finished request: its outcome (gRPC code or HTTP status) and its duration since
+        `started` (a `time.monotonic()` reading)."""
+        self.requests.add(1, {"api": api, "code": code})
+        self.duration.record(time.monotonic() - started, {"api": api})
 
     def watch_breakers(self, states: Callable[[], Iterable[tuple[str, str]]]) -> None:
         """`states` yields (provider, state) when Prometheus scrapes."""
