@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 import pytest
-from control_plane_env import EXAMPLES, Env, OperatorProcess, wait_for
+from control_plane_env import EXAMPLES, Env, OperatorProcess
+from support.probes import wait_for
 
 from router_py.config.kube_api import KubeClient, KubeCredentials
 from router_py.config.kube_source import KubeSource, KubeSourceSettings

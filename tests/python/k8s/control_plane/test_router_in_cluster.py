@@ -13,12 +13,13 @@ import grpc
 import httpx
 import pytest
 import yaml
-from control_plane_env import CONFIGMAP, Env, wait_for
+from control_plane_env import CONFIGMAP, Env
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
 from router_py.local.fleet import Fleet
 from support.manifests import write_manifests
+from support.probes import route_tier, wait_for
 
 POLICY = "20-routing-policy.yaml"
 
@@ -37,12 +38,6 @@ def stack(env: Env, tmp_path: Path) -> Iterator[Fleet]:
         yield fleet
 
 
-def _tier(fleet: Fleet, tenant: str) -> int:
-    stub = pb_grpc.RouterStub(grpc.insecure_channel(fleet.grpc_target))
-    request = pb.RouteRequest(tenant=tenant, messages=[pb.Message(role="user", content="What time is it in Oslo?")])
-    return stub.Route(request, timeout=10).decision.tier
-
-
 def _revision(fleet: Fleet) -> str:
     return str(httpx.get(f"{fleet.http_url}/readyz", timeout=5).json()["revision"])
 
@@ -54,10 +49,10 @@ def _apply_policy(env: Env, fleet: Fleet, tenants: list[dict[str, object]]) -> N
 
 
 def test_decisions_follow_an_apply_and_a_bad_change_leaves_them(env: Env, stack: Fleet) -> None:
-    assert _tier(stack, "vip") == 1
+    assert route_tier(stack, "vip") == 1
     applied = time.monotonic()
     _apply_policy(env, stack, [{"name": "vip-gets-reasoning", "tenant": "vip", "minTier": 3}])
-    wait_for(lambda: _tier(stack, "vip") == 3 or None, "the router to route vip to tier 3", timeout=10)
+    wait_for(lambda: route_tier(stack, "vip") == 3 or None, "the router to route vip to tier 3", timeout=10)
     assert time.monotonic() - applied <= 2.0, "live within 2 s of the apply"
     good = _revision(stack)
 
@@ -65,13 +60,13 @@ def test_decisions_follow_an_apply_and_a_bad_change_leaves_them(env: Env, stack:
         {"spec": {"overrides": {"domains": [{"name": "stars", "domain": "astrology", "minTier": 3}]}}}))
     env.wait_condition("rpol/default", "Accepted", "False", "RejectedByCore")
     time.sleep(1.0)  # what a router would take to pick up a published change
-    assert _revision(stack) == good and _tier(stack, "vip") == 3
+    assert _revision(stack) == good and route_tier(stack, "vip") == 3
 
     env.kubectl("delete", "rpol", "default")
     time.sleep(1.0)
     ready = httpx.get(f"{stack.http_url}/readyz", timeout=5)
     assert ready.status_code == 200 and ready.json()["revision"] == good
-    assert _tier(stack, "vip") == 3, "the routers keep the last config when its policy is deleted"
+    assert route_tier(stack, "vip") == 3, "the routers keep the last config when its policy is deleted"
 
 
 def test_a_failing_provider_shows_open_in_its_tier_status(env: Env, stack: Fleet) -> None:
