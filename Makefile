@@ -14,7 +14,10 @@ export LLM_ROUTER_MODEL_DIR := $(abspath $(MODELS))
 ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library())')
 
 CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) scripts/build_embedder.py
-CLASSIFIER_STAMP := $(MODELS)/classifier/.built-$(shell cat $(CLASSIFIER_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
+# The head trains on the embedder's default variant as this CPU resolves it (int8_vnni with VNNI,
+# else int8), so whether the CPU has VNNI is part of what it was trained from.
+HOST_VNNI := $(shell grep -qwE 'avx512_vnni|avx_vnni' /proc/cpuinfo 2>/dev/null && echo vnni || echo no-vnni)
+CLASSIFIER_STAMP := $(MODELS)/classifier/.built-$(shell { cat $(CLASSIFIER_INPUTS); echo $(HOST_VNNI); } 2>/dev/null | sha256sum | cut -c1-16)
 
 .PHONY: help setup venv develop models tools generate test lint test-rust test-python typecheck demo bench clean
 

@@ -103,9 +103,11 @@ def new_router(models: Path, sessions: int, entries: int) -> _core.Router:
 
 def python_pipeline(models: Path, capacity: int, config: RouterConfig) -> PythonPipeline:
     manifest = json.loads((models / "embedder" / "manifest.json").read_text())
+    # The graph the Rust core's `default` loads on this CPU (default_vnni where it has VNNI).
+    variant = _core.Embedder(models / "embedder", ort_library=ort_library()).variant
     policy = config.policy
     return PythonPipeline(
-        models, variant_file=manifest["variants"][manifest["default"]]["file"], m=M, ef_construction=EF_ADD,
+        models, variant_file=manifest["variants"][variant]["file"], m=M, ef_construction=EF_ADD,
         ef_search=EF_SEARCH, max_elements=capacity + 1000,
         underroute_risk=policy.classifier.max_underroute_risk, confidence_threshold=policy.classifier.confidence_threshold,
         domain_min_tier={o.domain: o.min_tier for o in policy.overrides.domains},
@@ -153,15 +155,19 @@ def section_floor_and_miss(models: Path, embedder: _core.Embedder, q12: list[str
             "speedup_p50": round(float(np.percentile(python, 50) / np.percentile(rust, 50)), 2),
             "speedup_p99": round(float(np.percentile(python, 99) / np.percentile(rust, 99)), 2),
         }
-    fp32 = _core.Embedder(models / "embedder", ort_library=ort_library(), variant="fp32")
-    int8 = _core.Embedder(models / "embedder", ort_library=ort_library(), variant="int8")
+    variants = {name: _core.Embedder(models / "embedder", ort_library=ort_library(), variant=name)
+                for name in ("fp32", "int8")}
+    try:  # refused on CPUs without VNNI, where its arithmetic saturates
+        variants["int8_vnni"] = _core.Embedder(models / "embedder", ort_library=ort_library(), variant="int8_vnni")
+    except _core.ModelError:
+        pass
     for label, qs in (("12", q12), ("64", q64)):
         ids = [embedder.encode(q, 128) for q in qs]
         nxt_ids = cycle([str(i) for i in range(len(ids))])
-        out[f"variants_{label}"] = {
-            "fp32": stats(timed(lambda: fp32.forward(ids[int(nxt_ids())]), n)),
-            "int8": stats(timed(lambda: int8.forward(ids[int(nxt_ids())]), n)),
-        }
+        row: dict[str, object] = {}
+        for name, variant in variants.items():  # timed() runs at once, so the closure sees this one
+            row[name] = stats(timed(lambda: variant.forward(ids[int(nxt_ids())]), n))
+        out[f"variants_{label}"] = row
     long_text = " ".join(q64) * 40
     out["tokens_max_128"] = stats(timed(lambda: router.decide(TENANT, " ".join(q64[:3])), n // 2))
     out["long_prompt"] = {"tokens": router.count_tokens(long_text), **stats(timed(lambda: router.decide(TENANT, long_text), n // 4))}

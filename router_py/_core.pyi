@@ -103,6 +103,9 @@ class PolicyInfo:
     name: str
     version: int
 
+# `variant` (Router and Embedder): "default" is the manifest's `default`, or its `default_vnni`
+# on a CPU with VNNI (avx512_vnni or avx_vnni); "fp32", "int8", or "int8_vnni", which raises
+# ModelError on a CPU without VNNI (its signed int8 arithmetic saturates there).
 @final
 class Router:
     def __new__(

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ORT_DYLIB_PATH=... cargo run -p router_core --example guard_eval -- \
-//!     [--model-dir DIR] [--pairs FILE] [--variant fp32|int8] [--json] [--from T] [--list T]
+//!     [--model-dir DIR] [--pairs FILE] [--variant fp32|int8|int8_vnni] [--json] [--from T] [--list T]
 //! ```
 //!
 //! `--model-dir` defaults to `$LLM_ROUTER_MODEL_DIR/embedder`, `--pairs` to
@@ -148,6 +148,7 @@ fn parse_variant(name: &str) -> Result<Variant, String> {
     match name {
         "fp32" => Ok(Variant::Fp32),
         "int8" => Ok(Variant::Int8),
+        "int8_vnni" => Ok(Variant::Int8Vnni),
         other => Err(format!("unknown variant {other}")),
     }
 }

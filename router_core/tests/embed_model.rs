@@ -3,7 +3,7 @@
 
 mod support;
 
-use router_core::embed::{Embedder, EmbedderOptions, Variant};
+use router_core::embed::{cpu_has_vnni, Embedder, EmbedderOptions, Variant};
 
 fn embedder(variant: Variant) -> Embedder {
     let opts = EmbedderOptions { variant, ..EmbedderOptions::default() };
@@ -24,13 +24,38 @@ fn vectors_are_384_d_and_unit_length() {
 }
 
 #[test]
-fn meaning_decides_similarity_for_both_variants() {
-    for variant in [Variant::Fp32, Variant::Int8] {
+fn meaning_decides_similarity_for_every_variant() {
+    // int8_vnni only where it runs: its arithmetic saturates without VNNI, and loading refuses it.
+    let vnni = cpu_has_vnni().then_some(Variant::Int8Vnni);
+    for variant in [Variant::Fp32, Variant::Int8].into_iter().chain(vnni) {
         let e = embedder(variant);
         let forgot = e.embed("I forgot my password", 128).unwrap().vector;
         let reset = e.embed("How do I reset my password?", 128).unwrap().vector;
         let physics = e.embed("Explain quantum entanglement", 128).unwrap().vector;
         assert!(cosine(&forgot, &reset) > cosine(&forgot, &physics) + 0.3, "{variant:?}");
+    }
+}
+
+#[test]
+fn default_is_int8_vnni_exactly_on_vnni_cpus() {
+    // The manifest `make models` builds on a VNNI host names int8_vnni for it; elsewhere int8.
+    let e = embedder(Variant::Default);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(support::model_dir().join("embedder/manifest.json")).unwrap())
+            .unwrap();
+    let key = if cpu_has_vnni() { "default_vnni" } else { "default" };
+    assert_eq!(Some(e.variant()), manifest[key].as_str());
+}
+
+#[test]
+fn int8_vnni_is_refused_without_vnni() {
+    let opts = EmbedderOptions { variant: Variant::Int8Vnni, ..EmbedderOptions::default() };
+    let loaded = Embedder::load(&support::model_dir().join("embedder"), &opts);
+    if cpu_has_vnni() {
+        assert_eq!(loaded.unwrap().variant(), "int8_vnni");
+    } else {
+        let err = loaded.err().unwrap().to_string();
+        assert!(err.contains("VNNI"), "{err}");
     }
 }
 

@@ -1,4 +1,8 @@
-"""The exported embedder matches an independent numpy BERT, handles padding, and int8 is honest."""
+"""The exported embedder matches an independent numpy BERT, handles padding, and int8 is honest.
+
+int8_vnni has signed weights, whose arithmetic saturates on CPUs without VNNI: its quality and
+meaning checks run only on a host with VNNI, where the builder measured it.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import pytest
 from tokenizers import Tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+QUANTISED = ["int8", "int8_vnni"]
 
 SENTENCES = [
     "hi",
@@ -95,8 +100,21 @@ def fp32(embedder_dir: Path) -> ort.InferenceSession:
 
 
 @pytest.fixture(scope="session")
+def host_vnni(builder: ModuleType) -> bool:
+    vnni: bool = builder.host_has_vnni()
+    return vnni
+
+
+@pytest.fixture(scope="session")
 def int8(embedder_dir: Path) -> ort.InferenceSession:
     return open_session(embedder_dir / "model_int8.onnx")
+
+
+@pytest.fixture(scope="session")
+def int8_vnni(embedder_dir: Path, host_vnni: bool) -> ort.InferenceSession:
+    if not host_vnni:
+        pytest.skip("int8_vnni needs a CPU with VNNI (avx512_vnni or avx_vnni); without it its arithmetic saturates")
+    return open_session(embedder_dir / "model_int8_vnni.onnx")
 
 
 def test_interface(fp32: ort.InferenceSession) -> None:
@@ -109,7 +127,9 @@ def test_interface(fp32: ort.InferenceSession) -> None:
     assert (output.name, output.type, output.shape) == ("sentence_embedding", "tensor(float)", ["batch", 384])
 
 
-@pytest.mark.parametrize(("variant", "attention"), [("fp32", "Attention"), ("int8", "QAttention")])
+@pytest.mark.parametrize(
+    ("variant", "attention"), [("fp32", "Attention"), ("int8", "QAttention"), ("int8_vnni", "QAttention")]
+)
 def test_runtime_graph_is_fused(
     variant: str, attention: str, manifest: dict[str, Any], embedder_dir: Path, tmp_path: Path
 ) -> None:
@@ -163,18 +183,20 @@ def test_padded_batch_equals_one_by_one(fp32: ort.InferenceSession, tokenizer: T
         assert 1.0 - cosine(batch[row], embed_one(fp32, seq)) <= 1e-5, SENTENCES[row]
 
 
+@pytest.mark.parametrize("variant", QUANTISED)
 def test_int8_padded_batch_stays_close_to_fp32(
-    fp32: ort.InferenceSession, int8: ort.InferenceSession, tokenizer: Tokenizer
+    variant: str, request: pytest.FixtureRequest, fp32: ort.InferenceSession, tokenizer: Tokenizer
 ) -> None:
     # int8 quantises activations over the whole batch tensor, so it cannot match its own
     # one-by-one output exactly; a broken mask would still pull short rows far off fp32.
+    quantised = request.getfixturevalue(variant)
     encoded = [tokenizer.encode(s).ids for s in SENTENCES]
-    batch = run(int8, *padded(encoded))
+    batch = run(quantised, *padded(encoded))
     for row, seq in enumerate(encoded):
         assert cosine(batch[row], embed_one(fp32, seq)) >= 0.95, SENTENCES[row]
 
 
-@pytest.mark.parametrize("variant", ["fp32", "int8"])
+@pytest.mark.parametrize("variant", ["fp32", *QUANTISED])
 def test_meaning(variant: str, request: pytest.FixtureRequest, tokenizer: Tokenizer) -> None:
     sess = request.getfixturevalue(variant)
     query, near, far = (
@@ -184,21 +206,79 @@ def test_meaning(variant: str, request: pytest.FixtureRequest, tokenizer: Tokeni
     assert cosine(query, near) > cosine(query, far) + 0.2
 
 
+def passes(mean: float, worst: float) -> bool:
+    return mean >= 0.99 and worst >= 0.98
+
+
+@pytest.mark.parametrize("variant", QUANTISED)
 def test_int8_quality_is_reproduced(
-    manifest: dict[str, Any], tokenizer: Tokenizer, fp32: ort.InferenceSession, int8: ort.InferenceSession
+    variant: str,
+    request: pytest.FixtureRequest,
+    manifest: dict[str, Any],
+    tokenizer: Tokenizer,
+    fp32: ort.InferenceSession,
 ) -> None:
-    quality = manifest["int8_quality"]
+    quantised = request.getfixturevalue(variant)
+    quality = manifest["quality"]
     queries_path = REPO_ROOT / quality["queries_file"]
     queries = [line for line in queries_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     cosines = []
     for query in queries:
         ids = head_tail(tokenizer.encode(query).ids, manifest["max_tokens"])
-        cosines.append(cosine(embed_one(fp32, ids), embed_one(int8, ids)))
-    assert quality["n"] == len(queries) >= 250
-    assert quality["mean_cosine"] == pytest.approx(np.mean(cosines), abs=1e-5)
-    assert quality["worst_cosine"] == pytest.approx(np.min(cosines), abs=1e-5)
-    passes = np.mean(cosines) >= 0.99 and np.min(cosines) >= 0.98
-    assert manifest["default"] == ("int8" if passes else "fp32")
+        cosines.append(cosine(embed_one(fp32, ids), embed_one(quantised, ids)))
+    figures = quality[variant]
+    assert figures["n"] == len(queries) >= 250
+    assert figures["mean_cosine"] == pytest.approx(np.mean(cosines), abs=1e-5)
+    assert figures["worst_cosine"] == pytest.approx(np.min(cosines), abs=1e-5)
+    assert figures["acceptable"] == passes(float(np.mean(cosines)), float(np.min(cosines)))
+
+
+def test_defaults_are_only_verified_variants(manifest: dict[str, Any], host_vnni: bool) -> None:
+    """`default` and `default_vnni` name a quantised variant only where its measured figures pass;
+    int8_vnni goes unmeasured (null figures, a reason) when the build host has no VNNI."""
+    quality = manifest["quality"]
+    assert quality["build_host_vnni"] == host_vnni
+    int8, vnni = quality["int8"], quality["int8_vnni"]
+    default = "int8" if passes(int8["mean_cosine"], int8["worst_cosine"]) else "fp32"
+    assert manifest["default"] == default
+    if host_vnni:
+        assert vnni["n"] is not None
+        measured_ok = passes(vnni["mean_cosine"], vnni["worst_cosine"])
+        assert manifest["default_vnni"] == ("int8_vnni" if measured_ok else default)
+    else:
+        assert vnni["n"] is None and vnni["mean_cosine"] is None and vnni["worst_cosine"] is None
+        assert not vnni["acceptable"] and vnni["reason"]
+        assert manifest["default_vnni"] == default
+
+
+def test_unmeasured_int8_vnni_is_never_a_default(builder: ModuleType) -> None:
+    good = builder.Int8Quality(n=300, mean_cosine=0.996, worst_cosine=0.983)
+    bad = builder.Int8Quality(n=300, mean_cosine=0.993, worst_cosine=0.971)
+    assert builder.choose_defaults({"int8": good}) == ("int8", "int8")
+    assert builder.choose_defaults({"int8": good, "int8_vnni": good}) == ("int8", "int8_vnni")
+    assert builder.choose_defaults({"int8": good, "int8_vnni": bad}) == ("int8", "int8")
+    assert builder.choose_defaults({"int8": bad, "int8_vnni": bad}) == ("fp32", "fp32")
+    assert builder.choose_defaults({"int8": bad}) == ("fp32", "fp32")
+
+
+def test_vnni_flags_are_read_from_cpuinfo(builder: ModuleType, tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert not builder.host_has_vnni(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx_vnni\n")
+    assert builder.host_has_vnni(cpuinfo)
+    cpuinfo.write_text("flags\t\t: avx512f avx512_vnni\n")
+    assert builder.host_has_vnni(cpuinfo)
+    assert not builder.host_has_vnni(tmp_path / "missing")
+
+
+def test_int8_vnni_keeps_the_sensitive_projections_fp32(manifest: dict[str, Any], embedder_dir: Path) -> None:
+    """The FFN down-projections of layers 0-2 stay float MatMuls; every other MatMul is integer."""
+    stored = onnx.load_model(str(embedder_dir / manifest["variants"]["int8_vnni"]["file"]))
+    float_weights = {node.input[1] for node in stored.graph.node if node.op_type == "MatMul"}
+    assert float_weights == {f"encoder.layer.{i}.output.dense.weight" for i in (0, 1, 2)}
+    signed = [t for t in stored.graph.initializer if t.name.endswith("_quantized") and "dense" in t.name]
+    assert signed and all(t.data_type == onnx.TensorProto.INT8 for t in signed)
 
 
 def test_manifest_hashes(manifest: dict[str, Any], embedder_dir: Path, builder: ModuleType) -> None:
@@ -226,3 +306,6 @@ def test_export_is_deterministic(builder: ModuleType, manifest: dict[str, Any], 
     assert builder.sha256_file(fp32_path) == manifest["variants"]["fp32"]["sha256"]
     builder.quantize_int8(fp32_path, int8_path)
     assert builder.sha256_file(int8_path) == manifest["variants"]["int8"]["sha256"]
+    vnni_path = tmp_path / "int8_vnni.onnx"
+    builder.quantize_int8_vnni(fp32_path, vnni_path)
+    assert builder.sha256_file(vnni_path) == manifest["variants"]["int8_vnni"]["sha256"]

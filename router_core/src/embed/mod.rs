@@ -13,13 +13,57 @@ use crate::onnx::SessionPool;
 
 pub use truncate::{head_tail, pre_truncate_chars};
 
-/// Which exported graph to run; `Default` follows the manifest, which picks int8 only when it
-/// kept quality against fp32 at export time.
+/// Which exported graph to run; `Default` follows the manifest, which picks a quantised graph
+/// only when it kept quality against fp32 at export time.
+///
+/// There are two int8 graphs because the fast one needs VNNI: `Int8` has unsigned weights and
+/// runs correctly on any x86 CPU (on AVX2 without VNNI, ORT's u8s8 kernel saturates 16-bit
+/// intermediates, so signed weights lose quality there); `Int8Vnni` has signed weights (a few
+/// sensitive layers kept fp32), about twice as fast where VNNI accumulates in exact int32.
+/// `Default` resolves to the manifest's `default_vnni` on a CPU with VNNI, else `default`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     Default,
     Fp32,
     Int8,
+    Int8Vnni,
+}
+
+/// Whether the running CPU has VNNI (AVX512-VNNI or AVX-VNNI), which `Int8Vnni` needs.
+pub fn cpu_has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni") || std::arch::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The manifest variant name to load. Pure, so the choice is testable on any CPU.
+///
+/// An explicit `Int8Vnni` on a CPU without VNNI is refused rather than run: its arithmetic
+/// saturates there and the embeddings drift from fp32 with no error. Manifests from before
+/// `default_vnni` existed have no such key, and `Default` then means `default` everywhere.
+fn resolve_variant(
+    requested: Variant,
+    default: &str,
+    default_vnni: Option<&str>,
+    has_vnni: bool,
+) -> std::result::Result<String, String> {
+    match requested {
+        Variant::Default => Ok(match default_vnni {
+            Some(vnni) if has_vnni => vnni.to_string(),
+            _ => default.to_string(),
+        }),
+        Variant::Fp32 => Ok("fp32".to_string()),
+        Variant::Int8 => Ok("int8".to_string()),
+        Variant::Int8Vnni if has_vnni => Ok("int8_vnni".to_string()),
+        Variant::Int8Vnni => Err("variant int8_vnni needs a CPU with VNNI (avx512_vnni or avx_vnni): without it \
+                                  its int8 arithmetic saturates and the embeddings lose quality; use int8 or default"
+            .to_string()),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +85,9 @@ impl Default for EmbedderOptions {
 struct Manifest {
     dim: usize,
     default: String,
+    /// What `Default` means on a CPU with VNNI; absent in manifests built before int8_vnni.
+    #[serde(default)]
+    default_vnni: Option<String>,
     variants: std::collections::HashMap<String, ManifestVariant>,
 }
 
@@ -71,11 +118,9 @@ impl Embedder {
     /// Load from an `embedder/` folder holding `manifest.json`, `tokenizer.json` and the ONNX graphs.
     pub fn load(dir: &Path, opts: &EmbedderOptions) -> Result<Self> {
         let manifest = read_manifest(dir)?;
-        let variant = match opts.variant {
-            Variant::Default => manifest.default.clone(),
-            Variant::Fp32 => "fp32".to_string(),
-            Variant::Int8 => "int8".to_string(),
-        };
+        let variant =
+            resolve_variant(opts.variant, &manifest.default, manifest.default_vnni.as_deref(), cpu_has_vnni())
+                .map_err(|message| CoreError::model(dir.join("manifest.json"), message))?;
         let file = manifest
             .variants
             .get(&variant)
@@ -195,4 +240,47 @@ fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     tokenizer.with_padding(None);
     tokenizer.with_truncation(None).map_err(|e| CoreError::model(path, e))?;
     Ok(tokenizer)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn default_follows_default_vnni_only_on_vnni_cpus() {
+        let pick = |has_vnni| resolve_variant(Variant::Default, "int8", Some("int8_vnni"), has_vnni);
+        assert_eq!(pick(true).as_deref(), Ok("int8_vnni"));
+        assert_eq!(pick(false).as_deref(), Ok("int8"));
+    }
+
+    #[test]
+    fn default_without_default_vnni_key_is_default_everywhere() {
+        for has_vnni in [false, true] {
+            assert_eq!(resolve_variant(Variant::Default, "int8", None, has_vnni).as_deref(), Ok("int8"));
+            assert_eq!(resolve_variant(Variant::Default, "fp32", None, has_vnni).as_deref(), Ok("fp32"));
+        }
+    }
+
+    #[test]
+    fn default_vnni_that_fell_back_is_followed() {
+        // The builder writes default_vnni = default when int8_vnni was unmeasured or not good enough.
+        assert_eq!(resolve_variant(Variant::Default, "fp32", Some("fp32"), true).as_deref(), Ok("fp32"));
+    }
+
+    #[test]
+    fn explicit_variants_ignore_the_manifest_defaults() {
+        for has_vnni in [false, true] {
+            assert_eq!(resolve_variant(Variant::Fp32, "int8", Some("int8_vnni"), has_vnni).as_deref(), Ok("fp32"));
+            assert_eq!(resolve_variant(Variant::Int8, "fp32", Some("int8_vnni"), has_vnni).as_deref(), Ok("int8"));
+        }
+        assert_eq!(resolve_variant(Variant::Int8Vnni, "fp32", Some("fp32"), true).as_deref(), Ok("int8_vnni"));
+    }
+
+    #[test]
+    fn int8_vnni_is_refused_without_vnni() {
+        let err = resolve_variant(Variant::Int8Vnni, "int8", Some("int8_vnni"), false).unwrap_err();
+        assert!(err.contains("VNNI") && err.contains("saturates"), "{err}");
+    }
 }

@@ -373,8 +373,9 @@ pub(super) fn parse_variant(name: &str) -> PyResult<Variant> {
         "default" => Ok(Variant::Default),
         "fp32" => Ok(Variant::Fp32),
         "int8" => Ok(Variant::Int8),
+        "int8_vnni" => Ok(Variant::Int8Vnni),
         other => Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "variant must be default, fp32 or int8, not {other:?}"
+            "variant must be default, fp32, int8 or int8_vnni, not {other:?}"
         ))),
     }
 }
