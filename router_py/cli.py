@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="decisions waiting for an embedder session; past this, 429 at once")
     serve.add_argument("--max-loop-lag-ms", type=float, default=25.0,
                        help="refuse new requests (429) while the event loop runs this late")
+    serve.add_argument("--max-decision-wait-ms", type=float, default=20.0,
+                       help="refuse new requests (429) while decisions take this long, queue included (averaged)")
     serve.add_argument("--drain-seconds", type=float, default=20.0, help="grace for in-flight requests on SIGTERM")
     serve.add_argument("--snapshot-dir", type=Path, default=os.environ.get("LLM_ROUTER_SNAPSHOT_DIR") or None,
                        help="restore the semantic cache from here on start, save it on shutdown")
@@ -122,9 +124,11 @@ def _serve(args: argparse.Namespace) -> int:
     configure(args.log_level)
     options = ServeOptions(config=args.config, host=args.host, grpc_port=args.grpc_port, http_port=args.http_port,
                            max_in_flight=args.max_in_flight, max_decision_backlog=args.max_decision_backlog,
-                           max_loop_lag_ms=args.max_loop_lag_ms, drain_s=args.drain_seconds,
+                           max_loop_lag_ms=args.max_loop_lag_ms,
+                           max_decision_wait_ms=args.max_decision_wait_ms, drain_s=args.drain_seconds,
                            snapshot_dir=args.snapshot_dir)
-    asyncio.run(serve(options))
+    import uvloop
+    uvloop.run(serve(options))
     return 0
 
 

@@ -90,7 +90,7 @@ class Pipeline:
         progress = _Progress(attempts=[])
         answer, verdict, tier = await self._answer(request, live, plan, progress, deadline)
         if verdict.passed:
-            self._file(plan.decision, tier, answer)
+            await self._file(plan.decision, tier, answer)
         completion = self._completion(request, live, plan, answer, tier, progress, verdict.passed, started)
         return self._finish(request, live, completion, api)
 
@@ -197,9 +197,9 @@ class Pipeline:
         found = self._engine.core.tier_candidates(tier, request.tenant, region=request.region)
         return [c.provider for c in found]
 
-    def _file(self, decision: _core.Decision, tier: int, answer: TierAnswer) -> None:
+    async def _file(self, decision: _core.Decision, tier: int, answer: TierAnswer) -> None:
         payload = json.dumps({"content": answer.result.text, "finish_reason": answer.result.finish_reason})
-        self._engine.core.cache_put(decision, _core.CachedAnswer(tier, answer.provider, answer.result.model, payload))
+        await self._engine.cache_put_async(decision, _core.CachedAnswer(tier, answer.provider, answer.result.model, payload))
 
     def _completion(
         self, request: CompletionRequest, live: Live, plan: _Plan, answer: TierAnswer, tier: int,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol
@@ -14,6 +13,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.datastructures import Headers
 
+from router_py.ids import new_id
 from router_py.mock.answers import Answer, count_tokens
 from router_py.providers.sse import encode_event
 
@@ -128,7 +128,7 @@ class MessagesRequest(_In):
 
 
 def _ident(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:24]}"
+    return f"{prefix}{new_id()[:24]}"
 
 
 # OpenAI.

@@ -25,8 +25,10 @@ from router_py.providers.types import FailureKind, ProviderError
 
 USER_AGENT = "llm-router/0.1"
 # Limits are for the whole router process (httpx pools across hosts): enough concurrent calls for
-# a busy replica, idle connections kept warm so a call skips the TCP/TLS handshake.
-LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30.0)
+# a busy replica, and some idle connections kept warm so a call skips the TCP/TLS handshake. Not
+# many: httpcore polls every idle connection's socket on each request and response, so 128 of
+# them (kept after a burst) cost a tenth of the event loop at 2x capacity in the service bench.
+LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=32, keepalive_expiry=30.0)
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from router_py import _core
 from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.config.schema import RouterConfig
 from router_py.routing.request import RouteRequest
+from router_py.routing.wait import DecisionWait
 from router_py.runtime import model_dir as default_model_dir
 from router_py.runtime import ort_library
 
@@ -33,8 +35,10 @@ class RoutingEngine:
     def __init__(self, core: _core.Router, *, sessions: int = 2, max_backlog: int | None = None) -> None:
         self._core = core
         self._executor = ThreadPoolExecutor(max_workers=sessions, thread_name_prefix="decide")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-put")
         self._limit = None if max_backlog is None else sessions + max_backlog
         self._pending = 0
+        self.wait = DecisionWait()
 
     @classmethod
     def load(
@@ -86,7 +90,14 @@ class RoutingEngine:
         if self._limit is not None and self._pending >= self._limit:
             raise DecisionBacklogError(self._pending)
         self._pending += 1
+        started = time.monotonic()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self.decide, request)
         finally:
             self._pending -= 1
+            self.wait.observe(time.monotonic() - started)
+
+    async def cache_put_async(self, decision: _core.Decision, answer: _core.CachedAnswer) -> None:
+        """Filing an answer inserts into the HNSW index (a few hundred microseconds, GIL released):
+        on one writer thread, so the event loop's thread stays free and inserts keep their order."""
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._core.cache_put, decision, answer)

@@ -38,13 +38,16 @@ class RouterService:
         *,
         max_in_flight: int = 1024,
         max_loop_lag_s: float = 0.025,
+        max_decision_wait_s: float = 0.02,
         default_deadline_s: float = 60.0,
         replica: str | None = None,
     ) -> None:
         self.engine = engine
         self.pool = pool
         self.ledger = Ledger()
-        self.admission = AdmissionControl(max_in_flight, max_loop_lag_s=max_loop_lag_s)
+        self.admission = AdmissionControl(max_in_flight, max_loop_lag_s=max_loop_lag_s,
+                                          decision_wait_s=engine.wait.current_s,
+                                          max_decision_wait_s=max_decision_wait_s)
         self.failover = Failover(engine.core, pool, self._on_transition, lambda: self.admission.loop_is_late)
         self.pipeline = Pipeline(engine, pool, self.failover, self.ledger)
         self.default_deadline_s = default_deadline_s

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
 from router_py.complete.request import Completion, CompletionRequest
+from router_py.ids import new_id
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.service.app import RouterService
 from router_py.service.errors import FieldViolation, classify
@@ -34,9 +34,9 @@ class RouterServicer(pb_grpc.RouterServicer):
     def __init__(self, service: RouterService) -> None:
         self._service = service
 
-    async def Route(self, request: pb.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.RouteResponse:  # noqa: N802
+    async def Route(self, request: pb.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.RouteResponse:
         started = time.monotonic()
-        request_id = request.request_id or uuid.uuid4().hex
+        request_id = request.request_id or new_id()
         try:
             route = _route_request(request)
             decision = await self._service.route(route, request_id, api="grpc.route")
@@ -45,7 +45,7 @@ class RouterServicer(pb_grpc.RouterServicer):
         metrics().count_request("grpc.route", "OK", started)
         return pb.RouteResponse(request_id=request_id, decision=decision_pb(decision))
 
-    async def Complete(self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.CompleteResponse:  # noqa: N802
+    async def Complete(self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]) -> pb.CompleteResponse:
         started = time.monotonic()
         try:
             completion_request = _completion_request(request)
@@ -56,7 +56,7 @@ class RouterServicer(pb_grpc.RouterServicer):
         metrics().count_request("grpc.complete", "OK", started)
         return completion_pb(completion)
 
-    async def CompleteStream(  # noqa: N802
+    async def CompleteStream(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.CompleteStreamEvent]:
         started = time.monotonic()
@@ -148,7 +148,7 @@ def _completion_request(request: pb.CompleteRequest) -> CompletionRequest:
         except json.JSONDecodeError as e:
             raise _field_error("response_json_schema", f"not valid JSON: {e.msg}") from e
     return CompletionRequest.model_validate({
-        "request_id": request.request_id or uuid.uuid4().hex,
+        "request_id": request.request_id or new_id(),
         "messages": _messages(request.messages),
         "response_schema": schema,
         "max_tokens": request.max_tokens if request.HasField("max_tokens") else None,

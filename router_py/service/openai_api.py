@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from router_py.complete.request import Completion, CompletionRequest
+from router_py.ids import new_id
 from router_py.providers.types import ChatMessage
 from router_py.routing.request import DecisionRecord
 from router_py.service.app import RouterService
@@ -153,7 +153,7 @@ class OpenAIApp:
 
     async def chat_completions(self, request: Request) -> Response:
         started = time.monotonic()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request.headers.get("x-request-id") or new_id()
         try:
             # Refuse before reading and parsing the body: past capacity, a refusal must be cheap.
             self._service.admission.check(API)
@@ -180,7 +180,7 @@ class OpenAIApp:
 
     async def _sse(self, decision: DecisionRecord, items: AsyncIterator[DecisionRecord | str | Completion],
                    include_usage: bool, started: float) -> AsyncIterator[str]:
-        chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        chunk_id, created = f"chatcmpl-{new_id()}", int(time.time())
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
             body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": decision.model,

@@ -1,16 +1,26 @@
 """Bounded work: past capacity a request is refused at once (429 / RESOURCE_EXHAUSTED with
 Retry-After) instead of queueing, so the requests admitted still finish in time.
 
-Three signals, because a fixed cap on requests in flight alone is wrong both ways: requests
-waiting seconds on a provider cost almost nothing, while the Python work around each request
-runs on one event-loop thread. So: requests in flight (memory), decisions waiting for the
-embedder (`RoutingEngine`'s backlog) and how late the event loop runs its timers (the loop
-itself is saturated)."""
+A fixed cap on requests in flight alone is wrong both ways: requests waiting seconds on a
+provider cost almost nothing, while the router's own work (the event loop's thread, the
+embedder) is what runs out. So the signals are:
+
+- requests in flight (memory);
+- how long decisions have been taking, queue included (`RoutingEngine.wait`): the router's own
+  delay before a request can reach a provider. It rises within tens of milliseconds of the
+  machine running out of CPU, whatever the providers' latency, and a refusal costs a fraction
+  of an admitted request, so refusing here holds goodput at capacity. (A fixed cap on waiting
+  decisions alone let them wait 160 ms each under 2x load: the forward pass slows down when the
+  CPU is shared);
+- how late the event loop wakes a timer: its thread is saturated.
+
+The decision backlog (`RoutingEngine`'s `max_backlog`) stays as a hard bound behind them."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from router_py.telemetry.metrics import metrics
@@ -42,20 +52,26 @@ class LoopLag:
 class AdmissionControl:
     """Counts requests on the event loop's thread, so no lock is needed."""
 
-    def __init__(self, max_in_flight: int, *, max_loop_lag_s: float = 0.025, retry_after_s: float = 1.0) -> None:
+    def __init__(self, max_in_flight: int, *, max_loop_lag_s: float = 0.025,
+                 decision_wait_s: Callable[[], float] = lambda: 0.0, max_decision_wait_s: float = 0.02,
+                 retry_after_s: float = 1.0, random: Callable[[], float] = random.random) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, not {max_in_flight}")
         self.max_in_flight = max_in_flight
         self.max_loop_lag_s = max_loop_lag_s
+        self.max_decision_wait_s = max_decision_wait_s
         self.retry_after_s = retry_after_s
         self.in_flight = 0
         self.loop_lag = LoopLag()
+        self._decision_wait_s = decision_wait_s
+        self._random = random
 
     def check(self, api: str) -> None:
         """Raise `OverloadedError` now if `admit` would: for front ends, before they parse."""
-        why = self._refusal()
-        if why is not None:
-            metrics().overload.add(1, {"api": api})
+        refusal = self._refusal()
+        if refusal is not None:
+            signal, why = refusal
+            metrics().overload.add(1, {"api": api, "signal": signal})
             raise OverloadedError(why, self.retry_after_s)
 
     @property
@@ -73,9 +89,19 @@ class AdmissionControl:
             self.in_flight -= 1
             metrics().in_flight.add(-1)
 
-    def _refusal(self) -> str | None:
+    def _refusal(self) -> tuple[str, str] | None:
+        """The signal that refuses (a metric label) and why, in words for the caller."""
         if self.in_flight >= self.max_in_flight:
-            return f"{self.in_flight} requests in flight"
+            return "in_flight", f"{self.in_flight} requests in flight"
         if self.loop_is_late:
-            return f"event loop {self.loop_lag.lag_s * 1000:.0f} ms behind"
+            return "loop_lag", f"event loop {self.loop_lag.lag_s * 1000:.0f} ms behind"
+        wait_s = self._decision_wait_s()
+        if self._refuse_share(wait_s) > self._random():
+            return "decision_wait", f"decisions taking {wait_s * 1000:.0f} ms"
         return None
+
+    def _refuse_share(self, wait_s: float) -> float:
+        """None at the target, all at twice the target, in proportion between: an on/off switch
+        admits a burst whenever the wait dips, the burst's queue refuses everyone after it, and
+        the machine idles between the two."""
+        return min(1.0, max(0.0, wait_s / self.max_decision_wait_s - 1.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Iterator
@@ -34,9 +35,12 @@ class ServeOptions(BaseModel):
     max_in_flight: int = 1024
     max_decision_backlog: int = 32
     max_loop_lag_ms: float = 25.0
+    max_decision_wait_ms: float = 20.0
     drain_s: float = 20.0
     report_interval_s: float = 5.0
-    sessions: int = 2
+    # One decide thread: with two, on two cores, they starve the event loop's thread, and the
+    # service bench fell over at 250 requests/s (one thread sustains ~275; a decision is ~1.2 ms).
+    sessions: int = 1
     snapshot_dir: Path | None = None
 
 
@@ -53,12 +57,16 @@ async def serve(options: ServeOptions, *, stop: asyncio.Event | None = None) -> 
     engine = await asyncio.to_thread(RoutingEngine.load, sessions=options.sessions, snapshot_dir=options.snapshot_dir,
                                      max_backlog=options.max_decision_backlog)
     service = RouterService(engine, ProviderPool([]), max_in_flight=options.max_in_flight,
-                            max_loop_lag_s=options.max_loop_lag_ms / 1000)
+                            max_loop_lag_s=options.max_loop_lag_ms / 1000,
+                            max_decision_wait_s=options.max_decision_wait_ms / 1000)
     grpc_server = GrpcServer(service, f"{options.host}:{options.grpc_port}")
     http = _UvicornServer(uvicorn.Config(OpenAIApp(service).app, host=options.host, port=options.http_port,
                                          log_config=None, access_log=False, loop="none", lifespan="off",
                                          timeout_graceful_shutdown=int(options.drain_s)))
     source = config_source(options)
+    # Everything loaded so far lives as long as the process: out of the collector's sight, a full
+    # collection no longer walks it (tens of milliseconds, in the middle of some request).
+    gc.freeze()
     await grpc_server.start()
     tasks = [asyncio.create_task(service.follow(source), name="config"),
              asyncio.create_task(_report(service, source, options.report_interval_s), name="report"),

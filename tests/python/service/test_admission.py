@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from router_py.config.schema import RouterConfig
 from router_py.routing.engine import DecisionBacklogError, RoutingEngine
 from router_py.routing.request import RouteRequest
+from router_py.routing.wait import DecisionWait
 from router_py.service.overload import AdmissionControl, OverloadedError
 
 
@@ -71,3 +73,48 @@ def test_in_flight_requests_are_bounded() -> None:
         pass
     with admission.admit("test"):
         assert admission.in_flight == 1
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_decision_wait_averages_and_decays_while_nothing_finishes() -> None:
+    clock = _Clock()
+    wait = DecisionWait(weight=0.5, decay_s=0.1, clock=clock)
+    wait.observe(0.04)
+    wait.observe(0.04)
+    assert wait.current_s() == pytest.approx(0.03)  # 0.5 * 0.02 + 0.5 * 0.04
+    clock.now += 0.1
+    assert wait.current_s() == pytest.approx(0.03 / math.e)  # a drained router admits again
+    clock.now += 1.0
+    assert wait.current_s() < 0.001
+
+
+def test_engine_measures_its_decisions(models: Path, default_config: RouterConfig) -> None:
+    engine = RoutingEngine.load(models, sessions=1)
+    engine.apply(default_config)
+    assert engine.wait.current_s() == 0.0
+    asyncio.run(engine.decide_async(RouteRequest(tenant="t", text="How do I reset my password?")))
+    assert engine.wait.current_s() > 0.0
+
+
+@pytest.mark.parametrize(("wait_ms", "draw", "refused"), [
+    (20.0, 0.0, False),  # at the target: nobody refused
+    (30.0, 0.49, True),  # halfway to twice the target: half refused
+    (30.0, 0.51, False),
+    (40.0, 0.99, True),  # twice the target: all refused
+])
+def test_slow_decisions_refuse_a_growing_share(wait_ms: float, draw: float, refused: bool) -> None:
+    admission = AdmissionControl(100, decision_wait_s=lambda: wait_ms / 1000, max_decision_wait_s=0.02,
+                                 random=lambda: draw)
+    if refused:
+        with pytest.raises(OverloadedError, match=f"decisions taking {wait_ms:.0f} ms"), admission.admit("test"):
+            pass
+    else:
+        with admission.admit("test"):
+            assert admission.in_flight == 1
