@@ -23,6 +23,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from router_py.routing.engine import DecisionBacklogError
 from router_py.telemetry.metrics import metrics
 
 
@@ -85,6 +86,9 @@ class AdmissionControl:
         metrics().in_flight.add(1)
         try:
             yield
+        except DecisionBacklogError:
+            metrics().overload.add(1, {"api": api, "signal": "decision_backlog"})
+            raise
         finally:
             self.in_flight -= 1
             metrics().in_flight.add(-1)

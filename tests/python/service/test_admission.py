@@ -13,6 +13,7 @@ from router_py.config.schema import RouterConfig
 from router_py.routing.engine import DecisionBacklogError, RoutingEngine
 from router_py.routing.request import RouteRequest
 from router_py.routing.wait import DecisionWait
+from router_py.telemetry.metrics import exposition
 from router_py.service.overload import AdmissionControl, OverloadedError
 
 
@@ -118,3 +119,20 @@ def test_slow_decisions_refuse_a_growing_share(wait_ms: float, draw: float, refu
     else:
         with admission.admit("test"):
             assert admission.in_flight == 1
+
+
+def test_a_full_decision_backlog_is_counted_as_a_refusal() -> None:
+    admission = AdmissionControl(100)
+
+    def counted() -> float:
+        for line in exposition().decode().splitlines():
+            if line.startswith("llm_router_overload_rejections_total{") and 'signal="decision_backlog"' in line \
+                    and 'api="test.backlog"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = counted()
+    with pytest.raises(DecisionBacklogError), admission.admit("test.backlog"):
+        raise DecisionBacklogError(3)
+    assert counted() == before + 1
+    assert admission.in_flight == 0

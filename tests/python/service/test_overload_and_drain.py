@@ -4,6 +4,7 @@ of queueing; on SIGTERM it stops taking work, finishes what it has and exits cle
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -70,6 +71,17 @@ def test_http_overload_is_a_429_with_retry_after(small_fleet: Fleet) -> None:
     assert Counter(r.status_code for r in responses) == Counter({200: 4, 429: 6})
     refused = next(r for r in responses if r.status_code == 429)
     assert int(refused.headers["retry-after"]) >= 1 and refused.json()["error"]["type"] == "rate_limit_error"
+    assert _refusals(small_fleet.http_url) == {("http.chat", "in_flight"): 6.0}
+
+
+def _refusals(http_url: str) -> dict[tuple[str, str], float]:
+    """`llm_router_overload_rejections_total` by (api, signal), from the Prometheus text."""
+    found = {}
+    for line in httpx.get(f"{http_url}/metrics").text.splitlines():
+        if line.startswith("llm_router_overload_rejections_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            found[(labels["api"], labels["signal"])] = float(line.rsplit(" ", 1)[1])
+    return found
 
 
 def test_sigterm_drains_in_flight_requests_then_exits_zero(small_fleet: Fleet) -> None:
