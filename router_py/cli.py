@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-loop-lag-ms", type=float, default=25.0,
                        help="refuse new requests (429) while the event loop runs this late")
     serve.add_argument("--max-decision-wait-ms", type=float, default=20.0,
-                       help="refuse new requests (429) while decisions take this long, queue included (averaged)")
+                       help="refuse a growing share of new requests (429) while decisions take longer than this, queue included (averaged over ~100 ms)")
     serve.add_argument("--drain-seconds", type=float, default=20.0, help="grace for in-flight requests on SIGTERM")
     serve.add_argument("--snapshot-dir", type=Path, default=os.environ.get("LLM_ROUTER_SNAPSHOT_DIR") or None,
                        help="restore the semantic cache from here on start, save it on shutdown")

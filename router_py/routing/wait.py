@@ -9,20 +9,24 @@ from collections.abc import Callable
 
 
 class DecisionWait:
-    """An average of recent decision times (weight `weight` per decision) that decays with
-    `decay_s` while no decision finishes, so a router that refused everything until it drained
-    does not stay refusing on an old figure."""
+    """An average of decision times (queue included) weighted by time, not by count: each
+    decision weighs as much as the time since the one before, over a memory of `memory_s`. A
+    burst (24 requests at once on an idle router) queues for a few tens of milliseconds and so
+    moves it by a fraction of its size; a standing queue, work arriving faster than it is
+    decided, moves it all the way. While no decision finishes (a drained router, or one refusing
+    everything) it decays with the same memory, so the router admits again."""
 
-    def __init__(self, *, weight: float = 0.1, decay_s: float = 0.1, clock: Callable[[], float] = time.monotonic) -> None:
-        self._weight = weight
-        self._decay_s = decay_s
+    def __init__(self, *, memory_s: float = 0.1, clock: Callable[[], float] = time.monotonic) -> None:
+        self._memory_s = memory_s
         self._clock = clock
         self._value = 0.0
         self._at = clock()
 
     def observe(self, seconds: float) -> None:
-        self._value = (1 - self._weight) * self.current_s() + self._weight * seconds
-        self._at = self._clock()
+        now = self._clock()
+        weight = 1.0 - math.exp(-(now - self._at) / self._memory_s)
+        self._value = (1.0 - weight) * self._value + weight * seconds
+        self._at = now
 
     def current_s(self) -> float:
-        return self._value * math.exp(-(self._clock() - self._at) / self._decay_s)
+        return self._value * math.exp(-(self._clock() - self._at) / self._memory_s)

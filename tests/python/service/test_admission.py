@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from pathlib import Path
 
@@ -84,15 +83,24 @@ class _Clock:
         return self.now
 
 
-def test_decision_wait_averages_and_decays_while_nothing_finishes() -> None:
+def test_a_burst_on_an_idle_router_moves_the_decision_wait_by_a_fraction() -> None:
     clock = _Clock()
-    wait = DecisionWait(weight=0.5, decay_s=0.1, clock=clock)
-    wait.observe(0.04)
-    wait.observe(0.04)
-    assert wait.current_s() == pytest.approx(0.03)  # 0.5 * 0.02 + 0.5 * 0.04
-    clock.now += 0.1
-    assert wait.current_s() == pytest.approx(0.03 / math.e)  # a drained router admits again
-    clock.now += 1.0
+    wait = DecisionWait(memory_s=0.1, clock=clock)
+    clock.now += 10.0  # idle
+    for i in range(24):  # 24 at once, decided 2.5 ms apart: the last waited 60 ms
+        clock.now += 0.0025
+        wait.observe(0.0025 * (i + 1))
+    assert wait.current_s() < 0.02  # under the 20 ms target: nobody refused (weighted by count, 10% each: 39 ms)
+
+
+def test_a_standing_queue_moves_it_all_the_way_and_a_drained_router_admits_again() -> None:
+    clock = _Clock()
+    wait = DecisionWait(memory_s=0.1, clock=clock)
+    for _ in range(500):  # a decision every 2 ms for a second, each after 30 ms in the queue
+        clock.now += 0.002
+        wait.observe(0.03)
+    assert wait.current_s() == pytest.approx(0.03, rel=1e-3)
+    clock.now += 0.5  # nothing finished for half a second
     assert wait.current_s() < 0.001
 
 
@@ -100,6 +108,7 @@ def test_engine_measures_its_decisions(models: Path, default_config: RouterConfi
     engine = RoutingEngine.load(models, sessions=1)
     engine.apply(default_config)
     assert engine.wait.current_s() == 0.0
+
     asyncio.run(engine.decide_async(RouteRequest(tenant="t", text="How do I reset my password?")))
     assert engine.wait.current_s() > 0.0
 
