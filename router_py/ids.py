@@ -2,8 +2,8 @@
 
 `uuid.uuid4()` reads the kernel's random source on every call: ~5% of the event loop's time at
 200 requests/s in `benches/service_bench.py`. These ids only need to be unique, not secret, so
-they come from a PRNG seeded once per process (`random.SystemRandom` seeds it from the kernel;
-a forked child reseeds, see `os.register_at_fork`)."""
+they come from a PRNG seeded once per process from the kernel's random source (`random.Random()`
+does that; a forked child reseeds the same way, see `os.register_at_fork`)."""
 
 from __future__ import annotations
 

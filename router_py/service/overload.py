@@ -6,12 +6,13 @@ provider cost almost nothing, while the router's own work (the event loop's thre
 embedder) is what runs out. So the signals are:
 
 - requests in flight (memory);
-- how long decisions have been taking, queue included (`RoutingEngine.wait`): the router's own
-  delay before a request can reach a provider. It rises within tens of milliseconds of the
-  machine running out of CPU, whatever the providers' latency, and a refusal costs a fraction
-  of an admitted request, so refusing here holds goodput at capacity. (A fixed cap on waiting
+- how long decisions have been taking, queue included (`RoutingEngine.wait`, averaged over
+  time, not over decisions): the router's own delay before a request can reach a provider. It
+  rises within tens of milliseconds of the machine running out of CPU, whatever the providers'
+  latency, and a refusal costs a fraction of an admitted request. (A fixed cap on waiting
   decisions alone let them wait 160 ms each under 2x load: the forward pass slows down when the
-  CPU is shared);
+  CPU is shared.) It keeps admitted requests fast under overload, but at 2x load it still
+  admits less than capacity (0.62x in the service bench): see the README;
 - how late the event loop wakes a timer: its thread is saturated.
 
 The decision backlog (`RoutingEngine`'s `max_backlog`) stays as a hard bound behind them."""
@@ -55,7 +56,7 @@ class AdmissionControl:
 
     def __init__(self, max_in_flight: int, *, max_loop_lag_s: float = 0.025,
                  decision_wait_s: Callable[[], float] = lambda: 0.0, max_decision_wait_s: float = 0.02,
-                 retry_after_s: float = 1.0, random: Callable[[], float] = random.random) -> None:
+                 retry_after_s: float = 1.0, draw: Callable[[], float] = random.random) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, not {max_in_flight}")
         self.max_in_flight = max_in_flight
@@ -65,7 +66,7 @@ class AdmissionControl:
         self.in_flight = 0
         self.loop_lag = LoopLag()
         self._decision_wait_s = decision_wait_s
-        self._random = random
+        self._draw = draw  # uniform in [0, 1): which requests the refused share takes
 
     def check(self, api: str) -> None:
         """Raise `OverloadedError` now if `admit` would: for front ends, before they parse."""
@@ -100,7 +101,7 @@ class AdmissionControl:
         if self.loop_is_late:
             return "loop_lag", f"event loop {self.loop_lag.lag_s * 1000:.0f} ms behind"
         wait_s = self._decision_wait_s()
-        if self._refuse_share(wait_s) > self._random():
+        if self._refuse_share(wait_s) > self._draw():
             return "decision_wait", f"decisions taking {wait_s * 1000:.0f} ms"
         return None
 

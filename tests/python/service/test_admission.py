@@ -121,7 +121,7 @@ def test_engine_measures_its_decisions(models: Path, default_config: RouterConfi
 ])
 def test_slow_decisions_refuse_a_growing_share(wait_ms: float, draw: float, refused: bool) -> None:
     admission = AdmissionControl(100, decision_wait_s=lambda: wait_ms / 1000, max_decision_wait_s=0.02,
-                                 random=lambda: draw)
+                                 draw=lambda: draw)
     if refused:
         with pytest.raises(OverloadedError, match=f"decisions taking {wait_ms:.0f} ms"), admission.admit("test"):
             pass
