@@ -24,6 +24,9 @@ class CompletionRequest(BaseModel):
     response_schema: dict[str, Any] | None = None
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    stop: list[str] | None = Field(default=None, max_length=4)
+    seed: int | None = None
     # A concrete model or provider name the caller pinned; None lets the router choose.
     pinned_model: str | None = None
 

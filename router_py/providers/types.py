@@ -24,6 +24,9 @@ class ChatRequest(_Frozen):
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    stop: list[str] | None = None
+    seed: int | None = None
     # A JSON schema the answer must satisfy (OpenAI `response_format: json_schema`).
     response_schema: dict[str, Any] | None = None
     # Ask for token logprobs where the API offers them (the gate's verifier score).
