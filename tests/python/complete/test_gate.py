@@ -80,3 +80,67 @@ def test_the_verdict_is_passed_exactly_when_no_check_failed(text: str, finish: s
     verdict = AcceptanceGate(GateSpec()).check(result(text, finish), None, None)
     assert verdict.passed == (not verdict.failures)
     assert verdict.passed == (finish == "stop" and not verdict.failures)
+
+
+def _deep(levels: int) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+@pytest.mark.parametrize(("schema", "why"), [
+    ({"$ref": "http://127.0.0.1:9/schema.json"}, "is not local"),
+    ({"$ref": "file:///etc/passwd"}, "is not local"),
+    ({"properties": {"a": {"$ref": "other.json#/x"}}}, "is not local"),
+    ({"$ref": "#/$defs/missing"}, "does not resolve"),
+    ({"$ref": "#"}, "loops back"),
+    ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"}, "loops back"),
+    ({"properties": {"a": {"$id": "https://example.com/x", "type": "string"}}}, "only at the root"),
+    (_deep(40), "deeper than"),
+    ({"enum": ["x" * 70_000]}, "bytes"),
+])
+def test_schemas_the_gate_cannot_check_offline_are_refused_up_front(schema: dict[str, object], why: str) -> None:
+    with pytest.raises(InvalidSchemaError, match=why):
+        check_schema(schema)
+
+
+def test_recursive_schemas_that_descend_into_the_answer_are_accepted() -> None:
+    tree = {"type": "object", "properties": {"name": {"type": "string"},
+                                             "children": {"type": "array", "items": {"$ref": "#"}}}}
+    check_schema(tree)
+    gate = AcceptanceGate(GateSpec())
+    doc = {"name": "a", "children": [{"name": "b", "children": []}]}
+    assert gate.check(result(json.dumps(doc)), tree, None).passed
+    assert gate.check(result(json.dumps({"name": "a", "children": [{"name": 3}]})), tree, None).failures == [
+        "schema: children/0/name: 3 is not of type 'string'"]
+
+
+def test_local_definitions_resolve_without_any_retrieval() -> None:
+    schema = {"$id": "https://example.com/answer.json", "$defs": {"city": {"type": "string"}},
+              "type": "object", "properties": {"city": {"$ref": "#/$defs/city"}}, "required": ["city"]}
+    check_schema(schema)
+    assert AcceptanceGate(GateSpec()).check(result('{"city": 3}'), schema, None).failures == [
+        "schema: city: 3 is not of type 'string'"]
+
+
+def test_an_answer_nested_beyond_the_stack_fails_the_gate_instead_of_raising() -> None:
+    text = "[" * 100_000 + "]" * 100_000
+    assert AcceptanceGate(GateSpec()).check(result(text), {"type": "array"}, None).failures[0].startswith("invalid JSON")
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["$ref", "type", "items", "allOf", "properties", "$defs", "not", "a"]),
+                        inner, max_size=3),
+                    max_leaves=12))
+def test_any_schema_is_accepted_or_refused_with_a_reason(schema: object) -> None:
+    """Property: check_schema raises nothing but InvalidSchemaError, and an accepted schema
+    validates any answer without raising."""
+    if not isinstance(schema, dict):
+        return
+    try:
+        check_schema(schema)
+    except InvalidSchemaError:
+        return
+    AcceptanceGate(GateSpec()).check(result('{"a": [1, {"b": null}]}'), schema, None)
