@@ -11,7 +11,7 @@ from router_py import _core
 from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.config.schema import RouterConfig
 from router_py.routing.request import RouteRequest
-from router_py.routing.wait import DecisionWait
+from router_py.routing.wait import DecisionLoad
 from router_py.runtime import model_dir as default_model_dir
 from router_py.runtime import ort_library
 
@@ -38,7 +38,7 @@ class RoutingEngine:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-put")
         self._limit = None if max_backlog is None else sessions + max_backlog
         self._pending = 0
-        self.wait = DecisionWait()
+        self.decision_load = DecisionLoad()
 
     @classmethod
     def load(
@@ -90,12 +90,19 @@ class RoutingEngine:
         if self._limit is not None and self._pending >= self._limit:
             raise DecisionBacklogError(self._pending)
         self._pending += 1
-        started = time.monotonic()
+        submitted = time.monotonic()
+        began: list[float] = []
+
+        def timed() -> _core.Decision:
+            began.append(time.monotonic())
+            return self.decide(request)
+
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self.decide, request)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, timed)
         finally:
             self._pending -= 1
-            self.wait.observe(time.monotonic() - started)
+            if began:
+                self.decision_load.observe(began[0] - submitted, time.monotonic() - began[0])
 
     async def cache_put_async(self, decision: _core.Decision, answer: _core.CachedAnswer) -> None:
         """Filing an answer inserts into the HNSW index (~0.1 ms, GIL released):

@@ -6,14 +6,16 @@ provider cost almost nothing, while the router's own work (the event loop's thre
 embedder) is what runs out. So the signals are:
 
 - requests in flight (memory);
-- how long decisions have been taking, queue included (`RoutingEngine.wait`, averaged over
-  time, not over decisions): the router's own delay before a request can reach a provider. It
-  rises within tens of milliseconds of the machine running out of CPU, whatever the providers'
-  latency, and a refusal costs a fraction of an admitted request. (A fixed cap on waiting
-  decisions alone let them wait 160 ms each under 2x load: the forward pass slows down when the
-  CPU is shared.) It keeps admitted requests fast under overload, but at 2x load it still
-  admits less than capacity (0.62x in the service bench): see the README;
-- how late the event loop wakes a timer: its thread is saturated.
+- how long decisions have been waiting for the decide thread (`RoutingEngine.decision_load`, averaged
+  over time, not over decisions), against a target that grows with what one decision costs on
+  this CPU: the router's own delay before a request can reach a provider. It rises within tens
+  of milliseconds of the machine running out of CPU, whatever the providers' latency, and a
+  refusal costs a fraction of an admitted request. (A fixed cap on waiting decisions alone let
+  them wait 160 ms each under 2x load: the forward pass slows down when the CPU is shared.) It
+  keeps admitted requests fast under overload, but at 2x load it still admits less than
+  capacity (0.62x in the service bench): see the README;
+- how late the event loop wakes a timer: its thread is saturated;
+- and none of them while nothing else is in progress: one request at a time is always served.
 
 The decision backlog (`RoutingEngine`'s `max_backlog`) stays as a hard bound behind them."""
 
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from router_py.routing.engine import DecisionBacklogError
+from router_py.routing.wait import DecisionLoad
 from router_py.telemetry.metrics import metrics
 
 
@@ -55,17 +58,19 @@ class AdmissionControl:
     """Counts requests on the event loop's thread, so no lock is needed."""
 
     def __init__(self, max_in_flight: int, *, max_loop_lag_s: float = 0.025,
-                 decision_wait_s: Callable[[], float] = lambda: 0.0, max_decision_wait_s: float = 0.02,
-                 retry_after_s: float = 1.0, draw: Callable[[], float] = random.random) -> None:
+                 decisions: DecisionLoad | None = None, max_decision_wait_s: float = 0.02,
+                 decision_queue_allowance: float = 16.0, retry_after_s: float = 1.0,
+                 draw: Callable[[], float] = random.random) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, not {max_in_flight}")
         self.max_in_flight = max_in_flight
         self.max_loop_lag_s = max_loop_lag_s
         self.max_decision_wait_s = max_decision_wait_s
+        self.decision_queue_allowance = decision_queue_allowance
         self.retry_after_s = retry_after_s
         self.in_flight = 0
         self.loop_lag = LoopLag()
-        self._decision_wait_s = decision_wait_s
+        self._decisions = decisions or DecisionLoad()
         self._draw = draw  # uniform in [0, 1): which requests the refused share takes
 
     def check(self, api: str) -> None:
@@ -79,6 +84,12 @@ class AdmissionControl:
     @property
     def loop_is_late(self) -> bool:
         return self.loop_lag.lag_s > self.max_loop_lag_s
+
+    def decision_wait_target_s(self) -> float:
+        """The queue time tolerated before refusing: the configured floor, or a queue of
+        `decision_queue_allowance` decisions at what one costs on this CPU, whichever is longer.
+        A fixed 20 ms refused long prompts sent one at a time on CPUs without VNNI."""
+        return max(self.max_decision_wait_s, self.decision_queue_allowance * self._decisions.cost_s())
 
     @contextmanager
     def admit(self, api: str) -> Iterator[None]:
@@ -96,17 +107,20 @@ class AdmissionControl:
 
     def _refusal(self) -> tuple[str, str] | None:
         """The signal that refuses (a metric label) and why, in words for the caller."""
+        if self.in_flight == 0:
+            # Nothing else in progress: whatever the averages remember, this request is served.
+            return None
         if self.in_flight >= self.max_in_flight:
             return "in_flight", f"{self.in_flight} requests in flight"
         if self.loop_is_late:
             return "loop_lag", f"event loop {self.loop_lag.lag_s * 1000:.0f} ms behind"
-        wait_s = self._decision_wait_s()
+        wait_s = self._decisions.queue_wait.current_s()
         if self._refuse_share(wait_s) > self._draw():
-            return "decision_wait", f"decisions taking {wait_s * 1000:.0f} ms"
+            return "decision_wait", f"decisions queued for {wait_s * 1000:.0f} ms"
         return None
 
     def _refuse_share(self, wait_s: float) -> float:
         """None at the target, all at twice the target, in proportion between: an on/off switch
         admits a burst whenever the wait dips, the burst's queue refuses everyone after it, and
         the machine idles between the two."""
-        return min(1.0, max(0.0, wait_s / self.max_decision_wait_s - 1.0))
+        return min(1.0, max(0.0, wait_s / self.decision_wait_target_s() - 1.0))

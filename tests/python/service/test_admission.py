@@ -11,7 +11,7 @@ import pytest
 from router_py.config.schema import RouterConfig
 from router_py.routing.engine import DecisionBacklogError, RoutingEngine
 from router_py.routing.request import RouteRequest
-from router_py.routing.wait import DecisionWait
+from router_py.routing.wait import DecisionLoad, DecisionWait
 from router_py.telemetry.metrics import exposition
 from router_py.service.overload import AdmissionControl, OverloadedError
 
@@ -38,15 +38,16 @@ def test_a_late_event_loop_refuses_new_requests() -> None:
         await asyncio.sleep(0.05)
         time.sleep(0.5)  # the loop's thread is busy: the next timer fires late
         await asyncio.sleep(0.02)
-        try:
+        with admission.admit("test"):  # another request in progress: the router is not idle
+            try:
+                with admission.admit("test"):
+                    pass
+                refused_while_late = False
+            except OverloadedError as e:
+                refused_while_late = "behind" in str(e)
+            await asyncio.sleep(0.3)  # caught up
             with admission.admit("test"):
-                pass
-            refused_while_late = False
-        except OverloadedError as e:
-            refused_while_late = "behind" in str(e)
-        await asyncio.sleep(0.3)  # caught up
-        with admission.admit("test"):
-            recovered = True
+                recovered = True
         watcher.cancel()
         return refused_while_late, recovered
 
@@ -107,10 +108,20 @@ def test_a_standing_queue_moves_it_all_the_way_and_a_drained_router_admits_again
 def test_engine_measures_its_decisions(models: Path, default_config: RouterConfig) -> None:
     engine = RoutingEngine.load(models, sessions=1)
     engine.apply(default_config)
-    assert engine.wait.current_s() == 0.0
+    assert engine.decision_load.cost_s() == 0.0
 
     asyncio.run(engine.decide_async(RouteRequest(tenant="t", text="How do I reset my password?")))
-    assert engine.wait.current_s() > 0.0
+    assert engine.decision_load.cost_s() > 0.0
+
+
+def _loaded(wait_s: float, cost_s: float = 0.001) -> DecisionLoad:
+    """A decide thread whose queue wait has stood at `wait_s` for a second, `cost_s` a decision."""
+    clock = _Clock()
+    load = DecisionLoad(clock=clock)
+    for _ in range(500):
+        clock.now += 0.002
+        load.observe(wait_s, cost_s)
+    return load
 
 
 @pytest.mark.parametrize(("wait_ms", "draw", "refused"), [
@@ -119,15 +130,40 @@ def test_engine_measures_its_decisions(models: Path, default_config: RouterConfi
     (30.0, 0.51, False),
     (40.0, 0.99, True),  # twice the target: all refused
 ])
-def test_slow_decisions_refuse_a_growing_share(wait_ms: float, draw: float, refused: bool) -> None:
-    admission = AdmissionControl(100, decision_wait_s=lambda: wait_ms / 1000, max_decision_wait_s=0.02,
+def test_queued_decisions_refuse_a_growing_share(wait_ms: float, draw: float, refused: bool) -> None:
+    admission = AdmissionControl(100, decisions=_loaded(wait_ms / 1000), max_decision_wait_s=0.02,
                                  draw=lambda: draw)
-    if refused:
-        with pytest.raises(OverloadedError, match=f"decisions taking {wait_ms:.0f} ms"), admission.admit("test"):
-            pass
-    else:
+    with admission.admit("other request"):
+        if refused:
+            with pytest.raises(OverloadedError, match=f"decisions queued for {wait_ms:.0f} ms"), admission.admit("t"):
+                pass
+        else:
+            with admission.admit("test"):
+                assert admission.in_flight == 2
+
+
+def test_one_request_at_a_time_is_never_refused() -> None:
+    """Whatever the signals remember (a burst a moment ago, a late loop), an idle router admits."""
+    admission = AdmissionControl(100, decisions=_loaded(1.0), max_decision_wait_s=0.02, draw=lambda: 0.0)
+    admission.loop_lag.lag_s = 1.0
+    for _ in range(40):
         with admission.admit("test"):
-            assert admission.in_flight == 1
+            pass
+
+
+def test_the_wait_target_grows_with_what_a_decision_costs_on_this_cpu() -> None:
+    """A 128-token decision takes ~26 ms on a CPU without VNNI: a queue of a few of them is not
+    overload there, while the same wait behind 1 ms decisions is."""
+    slow_cpu = AdmissionControl(100, decisions=_loaded(0.1, cost_s=0.026), max_decision_wait_s=0.02,
+                                draw=lambda: 0.0)
+    fast_cpu = AdmissionControl(100, decisions=_loaded(0.1, cost_s=0.001), max_decision_wait_s=0.02,
+                                draw=lambda: 0.0)
+    assert slow_cpu.decision_wait_target_s() == pytest.approx(16 * 0.026)
+    assert fast_cpu.decision_wait_target_s() == pytest.approx(0.02)
+    with slow_cpu.admit("other"), slow_cpu.admit("test"):
+        pass
+    with fast_cpu.admit("other"), pytest.raises(OverloadedError), fast_cpu.admit("test"):
+        pass
 
 
 def test_a_full_decision_backlog_is_counted_as_a_refusal() -> None:
