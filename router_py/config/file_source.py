@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 
 from router_py.config.manifests import ManifestError, load_config
 from router_py.config.source import ConfigUpdate, ReplicaStatus
+
+log = logging.getLogger("llm_router.config")
 
 
 class FileSource:
@@ -50,3 +53,6 @@ class FileSource:
             return ConfigUpdate(revision=revision, config=load_config(self.path, self.policy_name))
         except (ManifestError, ValidationError, OSError) as e:
             return ConfigUpdate(revision=revision, error=" ".join(str(e).split()))
+        except Exception as e:  # noqa: BLE001 - any content is a refused change, never a dead watcher
+            log.exception("unexpected error reading the config; the change is refused", extra={"revision": revision})
+            return ConfigUpdate(revision=revision, error=f"unreadable config: {type(e).__name__}: {e}"[:500])

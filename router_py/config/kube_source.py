@@ -66,6 +66,8 @@ def config_update(configmap: ConfigMap | None, where: str) -> ConfigUpdate:
         return ConfigUpdate(revision=revision, error=f"ConfigMap {where} has no {CONFIG_KEY}")
     try:
         return ConfigUpdate(revision=revision, config=RouterConfig.model_validate_json(raw))
+    except RecursionError:
+        return ConfigUpdate(revision=revision, error=f"ConfigMap {where} {CONFIG_KEY}: nested too deeply")
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "."

@@ -77,10 +77,16 @@ def _manifest_files(path: Path) -> list[Path]:
 
 
 def _parse_file(path: Path) -> list[Manifest]:
+    """Whatever bytes the file holds, the outcome is manifests or a `ManifestError` saying why:
+    a watched folder may be edited by anyone, and one bad byte must not stop a router."""
     try:
         documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except UnicodeDecodeError as err:
+        raise ManifestError(f"{path}: not UTF-8 text: byte {err.start} is {err.object[err.start:err.start + 1]!r}") from err
     except yaml.YAMLError as err:
         raise ManifestError(f"{path}: not valid YAML: {err}") from err
+    except RecursionError as err:
+        raise ManifestError(f"{path}: nested too deeply to be a manifest") from err
     return [_parse_document(path, i, d) for i, d in enumerate(documents)]
 
 
@@ -95,6 +101,8 @@ def _parse_document(path: Path, index: int, document: object) -> Manifest:
         raise ManifestError(f"{path} document {index}: kind must be RoutingPolicy or ProviderTier, got {kind!r}")
     try:
         return model.model_validate(document)
+    except RecursionError as err:
+        raise ManifestError(f"{path} document {index} ({kind}): nested too deeply to be a manifest") from err
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -46,8 +46,7 @@ class RouterService:
         self.pool = pool
         self.ledger = Ledger()
         self.admission = AdmissionControl(max_in_flight, max_loop_lag_s=max_loop_lag_s,
-                                          decision_wait_s=engine.wait.current_s,
-                                          max_decision_wait_s=max_decision_wait_s)
+                                          decisions=engine.decision_load, max_decision_wait_s=max_decision_wait_s)
         self.failover = Failover(engine.core, pool, self._on_transition, lambda: self.admission.loop_is_late)
         self.pipeline = Pipeline(engine, pool, self.failover, self.ledger)
         self.default_deadline_s = default_deadline_s
@@ -79,6 +78,9 @@ class RouterService:
             info = self.pipeline.configure(update.config)
         except _core.InvalidConfigError as e:
             return self._refused(update.revision, str(e))
+        except Exception as e:  # noqa: BLE001 - a config the core took but the rest could not: refused, reported
+            log.exception("config could not be applied", extra={"revision": update.revision})
+            return self._refused(update.revision, f"{type(e).__name__}: {e}")
         self.revision, self.last_error = update.revision, None
         log.info("config live", extra={"revision": update.revision, "policy": info.name, "policy_version": info.version})
         self._notify()

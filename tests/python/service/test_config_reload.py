@@ -51,3 +51,24 @@ def test_a_bad_change_is_refused_and_the_last_good_config_stays(own_fleet: Fleet
              and httpx.get(f"{own_fleet.http_url}/readyz").json()["last_error"] != ready.json()["last_error"],
              "a second refusal", timeout=3.0, every=0.05)
     assert route_tier(own_fleet, "vip") == 1
+
+
+def _readyz(fleet: Fleet) -> dict[str, object]:
+    body: dict[str, object] = httpx.get(f"{fleet.http_url}/readyz").json()
+    return body
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (b"apiVersion: llmrouter.io/v1alpha1\nkind: RoutingPolicy\x00\xff\xfe\n", "not UTF-8"),
+    (b"spec: " + b"[" * 3000 + b"]" * 3000 + b"\n", "nested too deeply"),
+    (b"kind: RoutingPolicy\nspec: " + b"{x: " * 3000 + b"1" + b"}" * 3000, "nested too deeply"),
+])
+def test_any_bytes_in_a_watched_file_are_a_refused_change_not_an_exit(
+        own_fleet: Fleet, content: bytes, why: str) -> None:
+    before = _readyz(own_fleet)["revision"]
+    (own_fleet.manifests / POLICY).write_bytes(content)
+    wait_for(lambda: _readyz(own_fleet)["last_error"] is not None, "a refusal", timeout=5.0, every=0.05)
+    ready = _readyz(own_fleet)
+    assert why in str(ready["last_error"]) and ready["revision"] == before
+    assert own_fleet.router is not None and own_fleet.router.popen.poll() is None
+    assert route_tier(own_fleet, "vip") == 1
