@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from router_py.complete.request import Completion, CompletionRequest
+from router_py.complete.request import Attempt, Completion, CompletionRequest
+from router_py.providers.types import Usage
 from router_py.routing.request import DecisionRecord
 
 log = logging.getLogger("llm_router.decisions")
@@ -42,3 +43,22 @@ def log_completion(request: CompletionRequest, completion: Completion, *, api: s
         entry["messages"] = [m.model_dump(mode="json") for m in request.messages]
         entry["answer"] = completion.content
     log.info("completion", extra=entry)
+
+
+def log_failure(request_id: str, tenant: str, decision: DecisionRecord | None, attempts: list[Attempt], *,
+                usage: Usage, cost_usd: float, error: BaseException, api: str, latency_ms: float) -> None:
+    """A request that was not answered (failed, refused by a limit, cut mid-stream or abandoned by
+    its caller): what was decided, tried and paid for, with its request id."""
+    log.info("failure", extra={
+        "request_id": request_id,
+        "tenant": tenant,
+        "api": api,
+        "reason": decision.reason if decision is not None else None,
+        "decision": decision.model_dump(mode="json") if decision is not None else None,
+        "attempts": [a.model_dump(mode="json") for a in attempts],
+        "usage": usage.model_dump(mode="json"),
+        "cost_usd": cost_usd,
+        "error": type(error).__name__,
+        "detail": str(error)[:300],
+        "latency_ms": latency_ms,
+    })

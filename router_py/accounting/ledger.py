@@ -8,11 +8,14 @@ from collections import defaultdict
 from pydantic import BaseModel
 
 from router_py.complete.request import Completion
+from router_py.providers.types import Usage
 from router_py.telemetry.metrics import metrics
 
 
 class TenantTotals(BaseModel):
     requests: int = 0
+    # Requests that failed or were cut: their cost (what was bought on the way) is in `cost_usd`.
+    failed: int = 0
     cost_usd: float = 0.0
     tier3_cost_usd: float = 0.0
     saved_usd: float = 0.0
@@ -44,6 +47,19 @@ class Ledger:
             m.escalations.add(completion.escalations, {"from_tier": str(completion.decision.tier)})
         if completion.failovers:
             m.failovers.add(completion.failovers, {"tier": str(completion.tier)})
+
+    def record_failure(self, tenant: str, cost_usd: float, usage: Usage) -> None:
+        """A request that failed or was cut after the router paid for some of it: the spend is
+        real, so it counts in cost; nothing was served, so it saves nothing."""
+        with self._lock:
+            t = self._tenants[tenant]
+            t.requests += 1
+            t.failed += 1
+            t.cost_usd += cost_usd
+            t.input_tokens += usage.input_tokens
+            t.output_tokens += usage.output_tokens
+        if cost_usd > 0:
+            metrics().cost.add(cost_usd, {"tenant": tenant})
 
     def totals(self) -> dict[str, TenantTotals]:
         with self._lock:

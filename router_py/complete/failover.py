@@ -3,6 +3,7 @@ within the request's deadline; 429s put a provider aside for its Retry-After."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -103,18 +104,34 @@ class Failover:
                 self._failed(tier, name, error, started, attempts)
                 continue
             attempts.append(Attempt(tier=tier, provider=name, outcome="ok", latency_ms=ms_since(started)))
-            return TierStream(provider=name, attempts=attempts, events=self._rest(name, first, events))
+            return TierStream(provider=name, attempts=attempts, events=self._rest(name, first, events, deadline))
         raise TierUnavailableError(tier, attempts)
 
-    async def _rest(self, name: str, first: StreamEvent, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    async def _rest(
+        self, name: str, first: StreamEvent, events: AsyncIterator[StreamEvent], deadline: float
+    ) -> AsyncIterator[StreamEvent]:
+        """The stream after its first event, within the request's whole deadline: the client's
+        timeout bounds each read, so a provider trickling a token at a time would run for ever."""
         yield first
         try:
-            async for event in events:
+            while True:
+                try:
+                    # Around the read only, never around the yield: a timeout spanning a yield
+                    # would fire in whatever the consumer is awaiting.
+                    async with asyncio.timeout(deadline - time.monotonic()):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    # Our deadline, not the provider's failure: its breaker hears nothing.
+                    raise DeadlineExceededError("the request's deadline passed while the answer was streaming") from None
                 yield event
         except ProviderError as e:
-            if e.fails_over:
+            if e.fails_over and not _rate_limited(e):
                 self._record(name, success=False)
             raise
+        finally:
+            await _close(events)
         self._record(name, success=True)
 
     def _tries(
@@ -144,8 +161,12 @@ class Failover:
         if not error.fails_over:
             # The request itself is wrong; another provider would refuse it too.
             raise error
-        if error.kind is FailureKind.RATE_LIMITED:
+        if _rate_limited(error):
+            # A 429 is the provider pacing us, not failing: it sits out its Retry-After, and its
+            # breaker stays closed (counted as a failure, a 2 s Retry-After took a tier out for
+            # 5-30 s). A half-open probe answered with a 429 frees its slot after `openFor`.
             self.cooldowns.start(name, error.retry_after)
+            return
         if error.kind is FailureKind.TIMEOUT and self._loop_is_late():
             # Our own event loop was too busy to read the answer in time: not the provider's
             # fault, and opening its breaker would move load onto the next tier.
@@ -156,6 +177,17 @@ class Failover:
         transition = self._core.record_outcome(name, success)
         if transition is not None:
             self._on_transition(transition)
+
+
+def _rate_limited(error: ProviderError) -> bool:
+    return error.kind is FailureKind.RATE_LIMITED
+
+
+async def _close(events: AsyncIterator[StreamEvent]) -> None:
+    """Closing the provider's stream returns its connection to the pool (or drops it) now."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def _budget(provider_timeout_s: float, deadline: float) -> float:

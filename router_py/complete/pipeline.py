@@ -3,16 +3,18 @@ the gate fails (up to the policy's cap), file accepted answers in the caches, ac
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from router_py import _core
-from router_py.accounting.decision_log import log_completion
+from router_py.accounting.decision_log import log_completion, log_failure
 from router_py.accounting.ledger import Ledger
 from router_py.complete.catalog import Catalog
-from router_py.complete.failover import Failover, TierAnswer, TierUnavailableError, ms_since
+from router_py.complete.failover import Failover, TierAnswer, TierStream, TierUnavailableError, ms_since
 from router_py.complete.gate import AcceptanceGate, GateVerdict, check_schema
 from router_py.complete.request import Attempt, Completion, CompletionRequest
 from router_py.complete.verifier import parse_score, verifier_request
@@ -22,6 +24,7 @@ from router_py.providers.types import ChatResult, ProviderError, StreamDelta, St
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord
 from router_py.telemetry.decisions import observe_decision
+from router_py.telemetry.logs import request_id_var
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,24 @@ class _Plan:
 
 
 @dataclass
+class _Streaming:
+    """A stream whose text is reaching the caller: what was sent, should it be cut."""
+
+    provider: str
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def chars(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+
+@dataclass
 class _Progress:
     attempts: list[Attempt]
     paid: float = 0.0
     escalations: int = 0
+    plan: _Plan | None = None
+    streaming: _Streaming | None = None
 
 
 class StreamBrokenError(RuntimeError):
@@ -83,30 +100,70 @@ class Pipeline:
 
     async def complete(self, request: CompletionRequest, deadline: float, *, api: str) -> Completion:
         started = time.monotonic()
+        request_id_var.set(request.request_id)
         live = self.live
-        plan = await self._plan(request, live)
-        if plan.decision.cached is not None:
-            return self._finish(request, live, _from_cache(request, plan, plan.decision.cached, started), api)
         progress = _Progress(attempts=[])
+        try:
+            completion = await self._complete(request, live, progress, deadline, started)
+        except (Exception, asyncio.CancelledError) as e:
+            self._failed(request, live, progress, e, api, started)
+            raise
+        return self._finish(request, live, completion, api)
+
+    async def _complete(
+        self, request: CompletionRequest, live: Live, progress: _Progress, deadline: float, started: float
+    ) -> Completion:
+        plan = progress.plan = await self._plan(request, live)
+        if plan.decision.cached is not None:
+            return _from_cache(request, plan, plan.decision.cached, started)
         answer, verdict, tier = await self._answer(request, live, plan, progress, deadline)
         if verdict.passed:
             await self._file(plan.decision, tier, answer)
-        completion = self._completion(request, live, plan, answer, tier, progress, verdict.passed, started)
-        return self._finish(request, live, completion, api)
+        return self._completion(request, live, plan, answer, tier, progress, verdict.passed, started)
 
     async def stream(self, request: CompletionRequest, deadline: float, *, api: str) -> AsyncIterator[DecisionRecord | str | Completion]:
         """The decision, then text deltas, then the Completion. Failover happens only before the
         first delta; the gate does not apply (streamed text cannot be taken back)."""
         started = time.monotonic()
+        request_id_var.set(request.request_id)
         live = self.live
-        plan = await self._plan(request, live)
-        yield plan.record
-        if plan.decision.cached is not None:
-            completion = _from_cache(request, plan, plan.decision.cached, started)
-            yield completion.content
-            yield self._finish(request, live, completion, api)
-            return
         progress = _Progress(attempts=[])
+        try:
+            plan = progress.plan = await self._plan(request, live)
+            yield plan.record
+            if plan.decision.cached is not None:
+                completion = _from_cache(request, plan, plan.decision.cached, started)
+                yield completion.content
+            else:
+                opened, tier = await self._open_stream(request, live, plan, progress, deadline)
+                cut = progress.streaming = _Streaming(provider=opened.provider)
+                end: StreamEnd | None = None
+                try:
+                    async for event in opened.events:
+                        if isinstance(event, StreamDelta):
+                            cut.parts.append(event.text)
+                            yield event.text
+                        else:
+                            end = event
+                except ProviderError as e:
+                    raise StreamBrokenError(f"{e}; the answer was cut after {cut.chars} characters") from e
+                if end is None:
+                    raise StreamBrokenError(f"{opened.provider}: the stream ended without its final event")
+                progress.streaming = None
+                result = ChatResult(text="".join(cut.parts), finish_reason=end.finish_reason, usage=end.usage,
+                                    model=end.model)
+                answer = TierAnswer(result=result, provider=opened.provider, attempts=opened.attempts)
+                progress.paid += live.catalog.price(opened.provider).cost(end.usage)
+                completion = self._completion(request, live, plan, answer, tier, progress, True, started)
+        except (Exception, asyncio.CancelledError, GeneratorExit) as e:
+            # GeneratorExit: the caller went away mid-stream; what was bought is still accounted.
+            self._failed(request, live, progress, e, api, started)
+            raise
+        yield self._finish(request, live, completion, api)
+
+    async def _open_stream(
+        self, request: CompletionRequest, live: Live, plan: _Plan, progress: _Progress, deadline: float
+    ) -> tuple[TierStream, int]:
         opened, tier, names = None, plan.decision.tier, plan.names
         while opened is None:
             try:
@@ -115,24 +172,7 @@ class Pipeline:
                 progress.attempts += e.attempts
                 tier, names = self._move_up(request, plan, tier, e)
         progress.attempts += opened.attempts
-        parts: list[str] = []
-        end: StreamEnd | None = None
-        try:
-            async for event in opened.events:
-                if isinstance(event, StreamDelta):
-                    parts.append(event.text)
-                    yield event.text
-                else:
-                    end = event
-        except ProviderError as e:
-            raise StreamBrokenError(f"{e}; the answer was cut after {len(''.join(parts))} characters") from e
-        if end is None:
-            raise StreamBrokenError(f"{opened.provider}: the stream ended without its final event")
-        result = ChatResult(text="".join(parts), finish_reason=end.finish_reason, usage=end.usage, model=end.model)
-        answer = TierAnswer(result=result, provider=opened.provider, attempts=opened.attempts)
-        progress.paid += live.catalog.price(opened.provider).cost(end.usage)
-        completion = self._completion(request, live, plan, answer, tier, progress, True, started)
-        yield self._finish(request, live, completion, api)
+        return opened, tier
 
     async def _plan(self, request: CompletionRequest, live: Live) -> _Plan:
         if request.response_schema is not None:
@@ -218,6 +258,21 @@ class Pipeline:
         self._ledger.record(request.tenant, completion)
         log_completion(request, completion, api=api, log_prompts=live.log_prompts)
         return completion
+
+    def _failed(self, request: CompletionRequest, live: Live, progress: _Progress, error: BaseException, api: str,
+                started: float) -> None:
+        """Every request lands in the ledger and the decision log, answered or not."""
+        usage = Usage(input_tokens=0, output_tokens=0)
+        if progress.streaming is not None and progress.plan is not None:
+            # A cut stream is billed for what it sent; the provider's own count never came, so it
+            # is estimated at four characters a token.
+            usage = Usage(input_tokens=progress.plan.decision.input_tokens,
+                          output_tokens=math.ceil(progress.streaming.chars / 4))
+            progress.paid += live.catalog.price(progress.streaming.provider).cost(usage)
+        self._ledger.record_failure(request.tenant, progress.paid, usage)
+        log_failure(request.request_id, request.tenant, progress.plan.record if progress.plan else None,
+                    progress.attempts, usage=usage, cost_usd=progress.paid, error=error, api=api,
+                    latency_ms=ms_since(started))
 
 
 def _from_cache(request: CompletionRequest, plan: _Plan, cached: _core.CachedAnswer, started: float) -> Completion:

@@ -111,3 +111,4 @@ class Faults(_Frozen):
     latency_scale: NonNegative = 1.0  # multiplies the profile's latency (0: answer at once)
     latency_ms: NonNegative | None = None  # a fixed whole-answer latency in place of the profile's
     extra_latency_ms: NonNegative = 0.0  # waited before anything is sent: a stalled provider
+    token_delay_ms: NonNegative = 0.0  # added before each streamed token: a provider that trickles

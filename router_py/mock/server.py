@@ -86,7 +86,7 @@ class MockState:
         latency = self.profile.latency
         return Timing(
             first_token_s=latency.first_token_s(self.rng) * f.latency_scale,
-            per_token_s=latency.per_token_ms / 1000 * f.latency_scale,
+            per_token_s=latency.per_token_ms / 1000 * f.latency_scale + f.token_delay_ms / 1000,
         )
 
 
