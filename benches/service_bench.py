@@ -486,7 +486,26 @@ def run(args: argparse.Namespace) -> int:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
+    refused = unexpected_refusals(results)
+    if refused:
+        print(f"service_bench: the router refused requests at loads it sustains: {', '.join(refused)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def unexpected_refusals(results: dict[str, Any]) -> list[str]:
+    """Refusals where none belong: Route at 200 rps of short queries, and the router's ladder
+    steps up to its capacity. The overload sections and the ladder's failing step refuse by design."""
+    cap = results["ladder"]["capacity_rps"].get("router") or 0
+    found = []
+    for s in results["steps"]:
+        expected_calm = (s["section"] == "route" and s.get("workload") == "short" and s["offered_rps"]) or (
+            s["section"] == "ladder" and s["system"] == "router" and s["offered_rps"] <= cap)
+        # vegeta reports HTTP statuses, ghz gRPC code names ("ResourceExhausted").
+        count = sum(n for code, n in s["codes"].items() if str(code) == "429" or "exhausted" in str(code).lower())
+        if expected_calm and count:
+            found.append(f"{s['section']}/{s['api']}@{s['offered_rps']:g} rps: {count}")
+    return found
 
 
 def _check_answer(servers: Servers, system: str) -> None:

@@ -69,3 +69,13 @@ def table(t: Tally, transitions: Counter[str], killed: str, seconds: float) -> s
         "plus repeats, paraphrases and JSON requests",
     ]
     return "\n".join(lines)
+
+
+def failure(t: Tally, total: int) -> str | None:
+    """Why the run does not stand as a result, if it does not: a saving measured on the requests
+    that got through is not the workload's saving."""
+    failed = sum(t.errors.values())
+    if not failed:
+        return None
+    return (f"{failed} of {total} requests failed ({t.errors['RESOURCE_EXHAUSTED']} refused as overload); "
+            "the figures above leave them out")

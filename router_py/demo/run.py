@@ -68,4 +68,8 @@ def main(n: int = 600, seed: int = 7, concurrency: int = 24) -> int:
             seconds = time.perf_counter() - started
             metrics = httpx.get(f"{fleet.http_url}/metrics", timeout=5).text
     print(report.table(tally, report.breaker_transitions(metrics), KILLED, seconds))
+    failure = report.failure(tally, len(requests))
+    if failure is not None:
+        sys.stderr.write(f"llm-router demo: {failure}\n")
+        return 1
     return 0

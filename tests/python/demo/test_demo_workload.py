@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from router_py.demo.report import breaker_transitions
+from router_py.demo.report import Tally, breaker_transitions, failure
 from router_py.demo.workload import GAP, PARAPHRASES, build
 
 
@@ -37,3 +37,13 @@ def test_breaker_transitions_are_read_from_prometheus_text() -> None:
     text = ('llm_router_breaker_transitions_total{otel_scope_name="llm_router",provider="a",to="open"} 3.0\n'
             'llm_router_breaker_transitions_total{provider="a",to="half-open"} 2.0\n')
     assert breaker_transitions(text) == Counter({"a -> open": 3, "a -> half-open": 2})
+
+
+def test_a_demo_run_with_refusals_or_errors_is_not_a_result() -> None:
+    tally = Tally()
+    assert failure(tally, 600) is None
+    tally.fail("RESOURCE_EXHAUSTED")
+    tally.fail("RESOURCE_EXHAUSTED")
+    tally.fail("UNAVAILABLE")
+    assert failure(tally, 600) == ("3 of 600 requests failed (2 refused as overload); "
+                                          "the figures above leave them out")
