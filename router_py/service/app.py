@@ -11,17 +11,19 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from router_py import _core
-from router_py.accounting.decision_log import log_decision
+from router_py.accounting.decision_log import log_decision, log_failure
 from router_py.accounting.ledger import Ledger
-from router_py.complete.failover import Failover
+from router_py.complete.failover import Failover, ms_since
 from router_py.complete.pipeline import Pipeline
 from router_py.complete.request import Completion, CompletionRequest
 from router_py.config.source import BreakerReport, ConfigSource, ConfigUpdate, ReplicaStatus
 from router_py.providers.pool import ProviderPool
+from router_py.providers.types import Usage
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.service.overload import AdmissionControl
 from router_py.telemetry.decisions import observe_decision
+from router_py.telemetry.logs import request_id_var
 from router_py.telemetry.metrics import metrics
 from router_py.telemetry.tracing import tracer
 
@@ -128,8 +130,16 @@ class RouterService:
         return time.monotonic() + budget
 
     async def route(self, request: RouteRequest, request_id: str, *, api: str) -> DecisionRecord:
+        started = time.monotonic()
+        request_id_var.set(request_id)
         with self.admission.admit(api), tracer().start_as_current_span(api):
-            decision = observe_decision(await self.engine.decide_async(request))
+            try:
+                decision = observe_decision(await self.engine.decide_async(request))
+            except (Exception, asyncio.CancelledError) as e:
+                # A decision-only call buys nothing, but a refused one is still a logged request.
+                log_failure(request_id, request.tenant, None, [], usage=Usage(input_tokens=0, output_tokens=0),
+                            cost_usd=0.0, error=e, api=api, latency_ms=ms_since(started))
+                raise
         log_decision(request_id, request.tenant, decision, api=api)
         return decision
 
