@@ -1,6 +1,6 @@
-"""Golden-set evaluation maths (`llm-router eval golden`) and the length-only baseline."""
+"""Golden-set evaluation (`llm-router eval golden`): report maths, the cost-vs-safety curve,
+and the baselines it compares the router with (baselines.py, curve.py, compare.py, html.py)."""
 
-from router_py.eval.baseline import LengthBaseline, fit_length_baseline
 from router_py.eval.golden import (
     GoldenReport,
     ItemReport,
@@ -16,11 +16,9 @@ __all__ = [
     "GoldenReport",
     "ItemReport",
     "Latency",
-    "LengthBaseline",
     "RoutedItem",
     "SliceReport",
     "TierPrice",
-    "fit_length_baseline",
     "golden_report",
     "slice_report",
 ]

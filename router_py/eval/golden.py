@@ -41,8 +41,8 @@ class Latency(BaseModel):
     p99: float
 
 
-class SliceReport(BaseModel):
-    """Figures for a set of items; rates are shares of n."""
+class Figures(BaseModel):
+    """Quality and cost figures for a set of items; rates are shares of n."""
 
     n: int
     accuracy: float
@@ -51,6 +51,11 @@ class SliceReport(BaseModel):
     cost_ratio: float
     regret: float
     confusion: list[list[int]]  # rows = ideal tier 1..3, columns = routed tier 1..3
+
+
+class SliceReport(Figures):
+    """Figures plus the decision latency: what the router reports for a set of items."""
+
     latency_ms: Latency
 
 

@@ -44,7 +44,7 @@ def test_eval_golden_json_has_the_design_fields(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     for field in ("n", "accuracy", "under_routed", "over_routed", "cost_ratio", "regret", "confusion", "tail",
-                  "by_source", "latency_ms", "items", "baseline_length"):
+                  "by_source", "latency_ms", "items", "curve", "baselines"):
         assert field in report, field
     assert report["n"] == len(lines[::50])
     item = report["items"][0]

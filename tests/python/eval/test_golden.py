@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router_py.eval.baseline import REASON, LengthBaseline, fit_length_baseline
 from router_py.eval.golden import GoldenReport, RoutedItem, TierPrice, golden_report, slice_report
-from router_py.train.dataset import TIERS, GoldenItem, Tier
+from router_py.train.dataset import TIERS, GoldenItem
 
 PRICES = {1: TierPrice(input_per_mtok=0.15, output_per_mtok=0.6),
           2: TierPrice(input_per_mtok=2.5, output_per_mtok=10.0),
@@ -142,48 +141,3 @@ def test_bad_inputs_are_rejected() -> None:
         golden_report([], [], PRICES, [], OUT_TOKENS)
     with pytest.raises(ValueError, match="zero items"):
         slice_report([], [], [], [], PRICES, OUT_TOKENS)
-
-
-def length_items(tokens_by_tier: dict[Tier, list[int]]) -> tuple[list[GoldenItem], list[int]]:
-    items: list[GoldenItem] = []
-    tokens: list[int] = []
-    for tier, counts in tokens_by_tier.items():
-        for c in counts:
-            items.append(GoldenItem(id=f"{tier}-{len(items)}", query="q", ideal_tier=tier))
-            tokens.append(c)
-    return items, tokens
-
-
-def test_baseline_finds_separating_thresholds() -> None:
-    items, tokens = length_items({1: [3, 5, 8, 9], 2: [20, 25, 40], 3: [100, 300, 41]})
-    baseline = fit_length_baseline(items, tokens)
-    assert baseline.max_tier1_tokens == 9 and baseline.max_tier2_tokens == 40
-    report = golden_report(items, baseline.route(items, tokens), PRICES, tokens, OUT_TOKENS)
-    assert report.accuracy == 1.0
-    assert {row.reason for row in report.items} == {REASON}
-
-
-def test_baseline_breaks_ties_towards_less_under_routing() -> None:
-    # Cutting tier 1 at 5 or at 10 is equally accurate, but only 10 under-routes the tier-2 item.
-    items, tokens = length_items({1: [5], 2: [10], 3: [200]})
-    items.append(GoldenItem(id="extra", query="q", ideal_tier=1))
-    tokens.append(10)
-    baseline = fit_length_baseline(items, tokens)
-    assert baseline.max_tier1_tokens == 5
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(tiers, st.integers(0, 3000)), min_size=1, max_size=60))
-def test_baseline_is_at_least_as_good_as_constant_routing(rows: list[tuple[Tier, int]]) -> None:
-    items = [GoldenItem(id=str(i), query="q", ideal_tier=t) for i, (t, _) in enumerate(rows)]
-    tokens = [c for _, c in rows]
-    baseline = fit_length_baseline(items, tokens)
-    assert baseline.max_tier1_tokens <= baseline.max_tier2_tokens
-    correct = sum(baseline.tier_for(c) == it.ideal_tier for it, c in zip(items, tokens))
-    best_constant = max(sum(it.ideal_tier == t for it in items) for t in (1, 2, 3))
-    assert correct >= best_constant
-
-
-def test_baseline_thresholds_must_be_ordered() -> None:
-    with pytest.raises(ValueError):
-        LengthBaseline(max_tier1_tokens=10, max_tier2_tokens=5)
