@@ -103,6 +103,18 @@ class PolicyInfo:
     name: str
     version: int
 
+# What the caches and the rate limiter hold (Router.cache_stats), for /metrics. Semantic bytes
+# are the resident estimate its byte budget (semantic_max_bytes) is enforced on.
+@final
+class CacheStats:
+    semantic_tenants: int
+    semantic_entries: int
+    semantic_bytes: int
+    semantic_evicted_tenants: int
+    exact_entries: int
+    exact_bytes: int
+    limiter_buckets: int
+
 # `variant` (Router and Embedder): "default" is the manifest's `default`, or its `default_vnni`
 # on a CPU with VNNI (avx512_vnni or avx_vnni); "fp32", "int8", or "int8_vnni", which raises
 # ModelError on a CPU without VNNI (its signed int8 arithmetic saturates there).
@@ -120,6 +132,9 @@ class Router:
         exact_max_bytes: int = 268435456,
         semantic_max_entries_per_tenant: int = 100000,
         snapshot_dir: str | PathLike[str] | None = None,
+        semantic_max_tenants: int = 10000,
+        semantic_max_bytes: int = 536870912,
+        limiter_max_buckets: int = 100000,
     ) -> Router: ...
     def apply_config(self, config_json: str) -> PolicyInfo: ...
     def policy(self) -> PolicyInfo | None: ...
@@ -128,10 +143,12 @@ class Router:
         tenant: str,
         text: str,
         *,
+        context: str = "",
         user: str | None = None,
         region: str | None = None,
         min_tier: int | None = None,
         max_tier: int | None = None,
+        pinned_model: str | None = None,
     ) -> Decision: ...
     def cache_put(self, decision: Decision, answer: CachedAnswer) -> None: ...
     def warm(self, tenant: str, queries: list[str], embeddings: bytes, answers: list[CachedAnswer]) -> int: ...
@@ -142,6 +159,7 @@ class Router:
     def breaker_transitions(self) -> int: ...
     def snapshot(self, dir: str | PathLike[str]) -> None: ...
     def expire_caches(self) -> int: ...
+    def cache_stats(self) -> CacheStats: ...
     def domains(self) -> list[str]: ...
     def count_tokens(self, text: str) -> int: ...
     def embedder_variant(self) -> str: ...

@@ -43,6 +43,9 @@ fn main() {
         connectivity: m.parse().expect("M"),
         expansion_add: ef_add.parse().expect("ef_add"),
         expansion_search: ef_search.parse().expect("ef_search"),
+        // One tenant holding every vector: the budget is the whole index, whatever it weighs.
+        max_tenants: 1,
+        max_bytes: usize::MAX,
     };
     let cache = SemanticCache::new(opts);
     let answer = CachedAnswer { tier: 1, provider: "p".into(), model: "m".into(), payload: String::new() };

@@ -1,4 +1,4 @@
-//! The request path, top to bottom: limits -> exact cache -> embed -> semantic cache -> classify -> policy -> providers.
+//! The request path, top to bottom: limits -> exact cache -> embed -> classify -> semantic cache -> policy -> providers.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,10 +8,11 @@ use arc_swap::ArcSwapOption;
 
 use crate::breaker::{Admission, BreakerBoard, BreakerStatus, Outcome, Transition};
 use crate::cache::exact::{normalize, ExactCache};
-use crate::cache::semantic::{SemanticCache, SemanticOptions};
-use crate::cache::CachedAnswer;
-use crate::classify::{Classification, Classifier};
+use crate::cache::semantic::{Question, SemanticCache, SemanticOptions, SemanticStats};
+use crate::cache::{context_digest, CachedAnswer};
+use crate::classify::Classifier;
 use crate::config::CacheSpec;
+use crate::config::OnExceed;
 use crate::embed::{Embedder, EmbedderOptions, Variant};
 use crate::error::{CoreError, Result};
 use crate::policy::{
@@ -19,16 +20,25 @@ use crate::policy::{
     CompiledPolicy, CompiledProvider, Limiter, PolicyInput, Reason,
 };
 
-/// One routing question. The text is what the classifier and caches see (the service joins the
-/// conversation's messages into it).
+/// One routing question.
 #[derive(Debug, Clone, Default)]
 pub struct RouteRequest {
     pub tenant: String,
     pub user: Option<String>,
+    /// The question (the conversation's last user message): what is embedded, classified and
+    /// compared by the semantic cache's guard.
     pub text: String,
+    /// A canonical serialisation of everything else that changes the answer (earlier turns,
+    /// system prompt, response schema, sampling parameters); empty for a question asked on its
+    /// own. Cached answers are shared only between requests with identical contexts, and its
+    /// tokens are counted as input (the whole conversation is paid for).
+    pub context: String,
     pub region: Option<String>,
     pub min_tier: Option<u8>,
     pub max_tier: Option<u8>,
+    /// A model (or provider name) the caller pinned: a cached answer is served only if it
+    /// came from it.
+    pub pinned_model: Option<String>,
 }
 
 /// Microseconds spent in each stage; zero for stages a cache hit skipped.
@@ -84,10 +94,70 @@ pub struct Decision {
 #[derive(Debug, Clone)]
 struct CacheKey {
     tenant: String,
-    normalized: String,
-    query: String,
+    /// The exact cache's text: see `exact_text`.
+    exact: String,
+    question: String,
+    context: u64,
     policy_version: u64,
     embedding: Option<Arc<[f32]>>,
+    /// The tier the policy chose before the Tier-3 limit; `None` without a policy decision
+    /// (`warm`). An answer below it (the limit downgraded the request) is filed only in the
+    /// semantic cache, whose hits are checked against the policy's tier again.
+    unlimited_tier: Option<u8>,
+}
+
+impl CacheKey {
+    fn new(
+        policy: &CompiledPolicy,
+        tenant: &str,
+        question: &str,
+        context: &str,
+        hints: (Option<u8>, Option<u8>),
+        user: Option<&str>,
+    ) -> Self {
+        let context = context_digest(context);
+        Self {
+            tenant: tenant.to_owned(),
+            exact: exact_text(policy, context, question, hints, user),
+            question: question.to_owned(),
+            context,
+            policy_version: policy.version(),
+            embedding: None,
+            unlimited_tier: None,
+        }
+    }
+
+    fn question(&self) -> Question<'_> {
+        Question { text: &self.question, context: self.context }
+    }
+}
+
+/// The exact cache serves without running the classifier, so its key holds everything that
+/// decides the policy's tier for a text: the context, the request's tier hints and the user's
+/// override rule (tenant and policy version are key fields of their own). The Tier-3 limit is
+/// the one input left out; it is checked at each hit, and answers it downgraded are not
+/// filed here (`CacheKey::unlimited_tier`).
+fn exact_text(
+    policy: &CompiledPolicy,
+    context: u64,
+    question: &str,
+    (min_tier, max_tier): (Option<u8>, Option<u8>),
+    user: Option<&str>,
+) -> String {
+    let user_rule = user.and_then(|u| policy.user_override(u)).map_or("", |bounds| bounds.rule.as_str());
+    let facets = context_digest(&format!("{context:016x}|{min_tier:?}|{max_tier:?}|{user_rule}"));
+    format!("{facets:016x} {}", normalize(question))
+}
+
+/// The tiers a cached answer may come from for one request.
+struct HitBounds {
+    /// The lowest tier: the policy's choice for the request (semantic hits), or the lowest its
+    /// hints and overrides allow (exact hits, whose key already fixes the policy's choice).
+    floor: u8,
+    /// Names the floor in the trail.
+    floor_source: &'static str,
+    /// The highest tier the hints and overrides allow.
+    cap: u8,
 }
 
 impl Decision {
@@ -106,6 +176,8 @@ pub struct RouterOptions {
     pub semantic: SemanticOptions,
     /// Restore the semantic cache from here at start, so a restarted replica is warm.
     pub snapshot_dir: Option<PathBuf>,
+    /// Rate-limit buckets held for each kind of limit (`Limiter::with_max_buckets`).
+    pub limiter_max_buckets: usize,
 }
 
 impl RouterOptions {
@@ -118,8 +190,19 @@ impl RouterOptions {
             exact_max_bytes: 256 << 20,
             semantic: SemanticOptions::default(),
             snapshot_dir: None,
+            limiter_max_buckets: crate::policy::limiter::DEFAULT_MAX_BUCKETS,
         }
     }
+}
+
+/// Cache and limiter occupancy (`Router::cache_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    pub semantic: SemanticStats,
+    pub exact_entries: u64,
+    /// Bytes charged against the exact cache's budget.
+    pub exact_bytes: u64,
+    pub limiter_buckets: usize,
 }
 
 pub struct Router {
@@ -151,7 +234,7 @@ impl Router {
             exact: ExactCache::new(opts.exact_max_entries, opts.exact_max_bytes),
             semantic,
             breakers: BreakerBoard::new(),
-            limiter: Limiter::new(),
+            limiter: Limiter::with_max_buckets(opts.limiter_max_buckets),
         })
     }
 
@@ -197,81 +280,147 @@ impl Router {
         stages: &mut StageTimings,
     ) -> Result<Decision> {
         let spec = &policy.config().policy;
-        let mut key = CacheKey {
-            tenant: request.tenant.clone(),
-            normalized: normalize(&request.text),
-            query: request.text.clone(),
-            policy_version: policy.version(),
-            embedding: None,
-        };
+        let hints = (request.min_tier, request.max_tier);
+        let mut key =
+            CacheKey::new(policy, &request.tenant, &request.text, &request.context, hints, request.user.as_deref());
+        // A cached answer is a candidate, not a verdict: each hit passes the same tier, pin,
+        // limit and region rules as a miss, and one refused falls through to the next stage
+        // with the reason kept for the trail of whatever serves the request.
+        let mut refused = Vec::new();
         let stage = Instant::now();
         if spec.cache.exact.enabled {
-            if let Some(answer) = self.exact.get(&key.tenant, key.policy_version, &key.normalized) {
-                stages.exact_cache_us = micros(stage);
-                let tokens = estimate_tokens(&request.text);
-                return Ok(cache_hit(policy, answer, Reason::CacheExact, None, tokens, 0, key));
+            if let Some(answer) = self.exact.get(&key.tenant, key.policy_version, &key.exact) {
+                match self.hit_refusal(policy, request, &answer, &exact_bounds(policy, request), Instant::now()) {
+                    None => {
+                        stages.exact_cache_us = micros(stage);
+                        let tokens = estimate_tokens(&request.text).saturating_add(estimate_tokens(&request.context));
+                        let mut hit = cache_hit(policy, answer, Reason::CacheExact, None, tokens, 0, key);
+                        hit.trail = refused;
+                        return Ok(hit);
+                    }
+                    Some(why) => refused.push(format!("cache_exact hit refused: {why}")),
+                }
             }
         }
         stages.exact_cache_us = micros(stage);
 
         let stage = Instant::now();
-        let embedding = self.embedder.embed(&request.text, spec.classifier.max_tokens as usize)?;
+        let max_tokens = spec.classifier.max_tokens as usize;
+        let embedding = self.embedder.embed(&request.text, max_tokens)?;
+        // Only the question is embedded; the context is tokenised for the count alone.
+        let context_tokens =
+            if request.context.is_empty() { 0 } else { self.embedder.encode(&request.context, max_tokens)?.1 };
         stages.embed_us = micros(stage);
         let vector: Arc<[f32]> = embedding.vector.into();
         key.embedding = Some(Arc::clone(&vector));
-        let tokens = u32::try_from(embedding.total_tokens).unwrap_or(u32::MAX);
+        let tokens = u32::try_from(embedding.total_tokens.saturating_add(context_tokens)).unwrap_or(u32::MAX);
         let embedded = u32::try_from(embedding.embedded_tokens).unwrap_or(u32::MAX);
+
+        // Classified before the semantic lookup: a hit is checked against the tier the policy
+        // would choose for this request.
+        let stage = Instant::now();
+        let class = self.classifier.classify(&vector)?;
+        stages.classify_us = micros(stage);
+        let input = policy_input(request, class.scores, class.confidence, &class.domain);
 
         let stage = Instant::now();
         if spec.cache.semantic.enabled {
             let threshold = spec.cache.semantic.similarity_threshold;
-            if let Some(hit) = self.semantic.lookup(&request.tenant, &vector, &request.text, threshold, now_ms()) {
+            let bounds = HitBounds {
+                floor: choose_tier(policy, &input).tier,
+                floor_source: "policy tier",
+                cap: tier_cap(policy, &input),
+            };
+            let now = Instant::now();
+            let accept = |answer: &CachedAnswer| match self.hit_refusal(policy, request, answer, &bounds, now) {
+                None => true,
+                Some(why) => {
+                    refused.push(format!("cache_semantic hit refused: {why}"));
+                    false
+                }
+            };
+            let found =
+                self.semantic.lookup_question(&key.tenant, &vector, key.question(), threshold, now_ms(), accept);
+            if let Some(found) = found {
                 stages.semantic_cache_us = micros(stage);
-                return Ok(cache_hit(
-                    policy,
-                    hit.answer,
-                    Reason::CacheSemantic,
-                    Some(hit.similarity),
-                    tokens,
-                    embedded,
-                    key,
-                ));
+                let similarity = Some(found.similarity);
+                let mut hit = cache_hit(policy, found.answer, Reason::CacheSemantic, similarity, tokens, embedded, key);
+                hit.trail = refused;
+                return Ok(hit);
             }
         }
         stages.semantic_cache_us = micros(stage);
 
         let stage = Instant::now();
-        let class = self.classifier.classify(&vector)?;
-        stages.classify_us = micros(stage);
-
-        let stage = Instant::now();
-        let decision = self.apply_policy(policy, request, class, tokens, embedded, key)?;
+        let mut decision = self.apply_policy(policy, &input, tokens, embedded, key)?;
+        decision.trail.splice(0..0, refused);
         stages.policy_us = micros(stage);
         Ok(decision)
+    }
+
+    /// Why the policy would not serve `answer` to `request`, or `None` when it may: the pin,
+    /// the tier window (with the Tier-3 limit applied as `limit_tier` would), and the region
+    /// of the provider that answered, looked up in the live policy.
+    fn hit_refusal(
+        &self,
+        policy: &CompiledPolicy,
+        request: &RouteRequest,
+        answer: &CachedAnswer,
+        bounds: &HitBounds,
+        now: Instant,
+    ) -> Option<String> {
+        let tier = answer.tier;
+        let Some(provider) = policy.provider(&answer.provider) else {
+            return Some(format!("provider {} is not in the policy", answer.provider));
+        };
+        // A pin names a model or a provider, as the service's catalog matches it; the
+        // configured model, since the one a provider reports may carry a version suffix.
+        if let Some(pin) = request.pinned_model.as_deref() {
+            if provider.spec.model != pin && provider.spec.name != pin {
+                return Some(format!("pinned to {pin}, answer from {}", provider.spec.name));
+            }
+        }
+        // Checked, not spent: see `Limiter::tier3_open`.
+        let open = self.limiter.tier3_open(policy, &request.tenant, now);
+        let exhausted = if open { None } else { policy.tier3_limit(&request.tenant) };
+        let floor = match exhausted {
+            Some(rule) if bounds.floor == 3 => match rule.on_exceed {
+                OnExceed::Downgrade => 2,
+                OnExceed::Reject => return Some(format!("tier-3 limit {} exhausted", rule.name)),
+            },
+            _ => bounds.floor,
+        };
+        if tier < floor {
+            return Some(format!("tier {tier} < {} {floor}", bounds.floor_source));
+        }
+        if tier > bounds.cap {
+            return Some(format!("tier {tier} > max tier {}", bounds.cap));
+        }
+        if let (3, Some(rule)) = (tier, exhausted) {
+            return Some(format!("tier-3 limit {} exhausted", rule.name));
+        }
+        let residency = allowed_regions(policy, &request.tenant, request.region.as_deref());
+        match residency {
+            Some(r) if !r.allows(&provider.spec.region) => {
+                Some(format!("region {} excluded by residency rule {}", provider.spec.region, r.label()))
+            }
+            _ => None,
+        }
     }
 
     fn apply_policy(
         &self,
         policy: &CompiledPolicy,
-        request: &RouteRequest,
-        class: Classification,
+        input: &PolicyInput<'_>,
         tokens: u32,
         embedded: u32,
-        key: CacheKey,
+        mut key: CacheKey,
     ) -> Result<Decision> {
-        let input = PolicyInput {
-            tenant: &request.tenant,
-            user: request.user.as_deref(),
-            region: request.region.as_deref(),
-            min_tier: request.min_tier,
-            max_tier: request.max_tier,
-            scores: class.scores,
-            confidence: class.confidence,
-            domain: &class.domain,
-        };
         let now = Instant::now();
-        let mut choice = self.limiter.limit_tier(policy, &request.tenant, choose_tier(policy, &input), now)?;
-        let regions = allowed_regions(policy, &request.tenant, request.region.as_deref());
+        let wanted = choose_tier(policy, input);
+        key.unlimited_tier = Some(wanted.tier);
+        let mut choice = self.limiter.limit_tier(policy, input.tenant, wanted, now)?;
+        let regions = allowed_regions(policy, input.tenant, input.region);
         let selection = select_providers(policy, choice.tier, regions.as_ref(), &self.breakers, now)?;
         if selection.tier != choice.tier {
             choice.trail.push(format!("no healthy provider in tier {}, moved up to {}", choice.tier, selection.tier));
@@ -283,15 +432,15 @@ impl Router {
         let expected_output = u64::from(policy.config().policy.expected_output_tokens);
         let estimated = first.price.cost(u64::from(tokens), expected_output);
         let tier3 = tier3_cost(policy, tokens);
-        let escalation_cap = max_escalation_tier(policy, &input, selection.tier);
+        let escalation_cap = max_escalation_tier(policy, input, selection.tier);
         Ok(Decision {
             tier: selection.tier,
             provider: first.spec.name.clone(),
             model: first.spec.model.clone(),
             reason: choice.reason,
-            confidence: class.confidence,
-            scores: class.scores,
-            domain: class.domain.clone(),
+            confidence: input.confidence,
+            scores: input.scores,
+            domain: input.domain.to_owned(),
             policy_name: policy.name().to_string(),
             policy_version: policy.version(),
             estimated_cost_usd: estimated,
@@ -320,26 +469,21 @@ impl Router {
         let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
         let now = now_ms();
         for (query, vector, answer) in entries {
-            let key = CacheKey {
-                tenant: tenant.to_owned(),
-                normalized: normalize(query),
-                query: query.clone(),
-                policy_version: policy.version(),
-                embedding: Some(Arc::from(vector.as_slice())),
-            };
+            let mut key = CacheKey::new(&policy, tenant, query, "", (None, None), None);
+            key.embedding = Some(Arc::from(vector.as_slice()));
             self.file_answer(&policy.config().policy.cache, &key, answer.clone(), now)?;
         }
         Ok(entries.len())
     }
 
     fn file_answer(&self, spec: &CacheSpec, key: &CacheKey, answer: CachedAnswer, now: u64) -> Result<()> {
-        if spec.exact.enabled {
+        if spec.exact.enabled && key.unlimited_tier.is_none_or(|tier| answer.tier >= tier) {
             let ttl = Duration::from_secs(spec.exact.ttl_seconds);
-            self.exact.put(&key.tenant, key.policy_version, &key.normalized, answer.clone(), ttl);
+            self.exact.put(&key.tenant, key.policy_version, &key.exact, answer.clone(), ttl);
         }
         if let (true, Some(vector)) = (spec.semantic.enabled, &key.embedding) {
             let ttl = Duration::from_secs(spec.semantic.ttl_seconds);
-            self.semantic.insert(&key.tenant, vector, &key.query, answer, ttl, now)?;
+            self.semantic.insert_question(&key.tenant, vector, key.question(), answer, ttl, now)?;
         }
         Ok(())
     }
@@ -377,11 +521,24 @@ impl Router {
     }
 
     pub fn snapshot(&self, dir: &Path) -> Result<()> {
-        self.semantic.snapshot(dir)
+        self.semantic.snapshot(dir, now_ms())
     }
 
+    /// The periodic sweep: drops expired semantic entries (returns how many) and full
+    /// rate-limit buckets. The exact cache sweeps itself.
     pub fn expire_caches(&self) -> usize {
+        self.limiter.prune(Instant::now());
         self.semantic.expire(now_ms())
+    }
+
+    /// What the caches and the limiter hold, for /metrics.
+    pub fn cache_stats(&self) -> CacheStats {
+        CacheStats {
+            semantic: self.semantic.stats(),
+            exact_entries: self.exact.entry_count(),
+            exact_bytes: self.exact.weighted_size(),
+            limiter_buckets: self.limiter.len(),
+        }
     }
 }
 
@@ -395,6 +552,28 @@ fn validate(request: &RouteRequest) -> Result<()> {
         return Err(invalid("text", "must not be empty"));
     }
     validate_hints(request.min_tier, request.max_tier)
+}
+
+fn policy_input<'a>(request: &'a RouteRequest, scores: [f32; 3], confidence: f32, domain: &'a str) -> PolicyInput<'a> {
+    PolicyInput {
+        tenant: &request.tenant,
+        user: request.user.as_deref(),
+        region: request.region.as_deref(),
+        min_tier: request.min_tier,
+        max_tier: request.max_tier,
+        scores,
+        confidence,
+        domain,
+    }
+}
+
+/// An exact hit's key fixes the policy's choice as it was when the answer was filed (see
+/// `exact_text`), so only the window of the request's hints and overrides is checked: its
+/// floor is what the policy would choose for the easiest, surest classification. The domain
+/// is unknown without the classifier; its override was applied at filing.
+fn exact_bounds(policy: &CompiledPolicy, request: &RouteRequest) -> HitBounds {
+    let input = policy_input(request, [1.0, 0.0, 0.0], 1.0, "");
+    HitBounds { floor: choose_tier(policy, &input).tier, floor_source: "min tier", cap: tier_cap(policy, &input) }
 }
 
 fn cache_hit(

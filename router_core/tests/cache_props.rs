@@ -10,8 +10,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use router_core::cache::exact::{normalize, ExactCache};
 use router_core::cache::guard::{self, Refusal};
-use router_core::cache::semantic::{SemanticCache, SemanticOptions};
-use router_core::cache::CachedAnswer;
+use router_core::cache::semantic::{Question, SemanticCache, SemanticOptions};
+use router_core::cache::{context_digest, CachedAnswer};
 use router_core::CoreError;
 
 const DIM: usize = 16;
@@ -161,7 +161,7 @@ proptest! {
             let tenant = &tenants[i % tenants.len()];
             cache.insert(tenant, v, QUERY, answer(&format!("a{i}")), Duration::from_millis(*ttl), 0).unwrap();
         }
-        cache.snapshot(dir.path()).unwrap();
+        cache.snapshot(dir.path(), now).unwrap();
         let restored = SemanticCache::restore(dir.path(), SemanticOptions { dim: DIM, ..SemanticOptions::default() }, now).unwrap();
         for tenant in &tenants {
             for v in &vectors {
@@ -179,7 +179,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let cache = semantic(100);
         cache.insert("acme", &[0.25; DIM], QUERY, answer("a"), HOUR, 0).unwrap();
-        cache.snapshot(dir.path()).unwrap();
+        cache.snapshot(dir.path(), 0).unwrap();
         let path = only_tenant_folder(dir.path()).join(file);
         let mut bytes = fs::read(&path).unwrap();
         let at = position.index(bytes.len());
@@ -292,7 +292,7 @@ fn corrupt_manifest_is_reported_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let cache = semantic(100);
     cache.insert("acme", &[0.25; DIM], QUERY, answer("a"), HOUR, 0).unwrap();
-    cache.snapshot(dir.path()).unwrap();
+    cache.snapshot(dir.path(), 0).unwrap();
     let manifest = only_tenant_folder(dir.path()).join("manifest.json");
     let text = fs::read_to_string(&manifest).unwrap();
     fs::write(&manifest, &text[..text.len() / 2]).unwrap();
@@ -320,7 +320,7 @@ fn snapshot_after_removals_restores_consistently() {
     for id in ids.iter().step_by(2) {
         assert!(cache.remove("t", *id));
     }
-    cache.snapshot(dir.path()).unwrap();
+    cache.snapshot(dir.path(), 0).unwrap();
     let restored = SemanticCache::restore(dir.path(), cache_options(), 0).unwrap();
     assert_eq!(restored.len("t"), 5);
     for (v, id) in vectors.iter().zip(&ids) {
@@ -329,4 +329,82 @@ fn snapshot_after_removals_restores_consistently() {
     }
     let next = restored.insert("t", &vectors[0], QUERY, answer("b"), HOUR, 0).unwrap();
     assert!(next > *ids.iter().max().unwrap());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A semantic hit needs the same context digest, however close the vectors.
+    #[test]
+    fn semantic_hits_need_the_same_context(v in unit_vector(), a in ".{0,40}", b in ".{0,40}") {
+        let cache = semantic(100);
+        let filed = Question { text: QUERY, context: context_digest(&a) };
+        cache.insert_question("t", &v, filed, answer("in a"), HOUR, 0).unwrap();
+        let asked = Question { text: QUERY, context: context_digest(&b) };
+        let hit = cache.lookup_question("t", &v, asked, 0.9, 0, |_| true).map(|h| h.answer.payload);
+        prop_assert_eq!(hit, (a == b).then(|| "in a".to_owned()));
+    }
+}
+
+#[test]
+fn an_answer_the_caller_refuses_falls_through_to_the_next_candidate() {
+    let cache = semantic(100);
+    let v = {
+        let mut v = vec![0.0; DIM];
+        v[0] = 1.0;
+        v
+    };
+    let cheap = CachedAnswer { tier: 1, ..answer("cheap") };
+    let strong = CachedAnswer { tier: 3, ..answer("strong") };
+    cache.insert("t", &v, QUERY, strong, HOUR, 0).unwrap();
+    cache.insert("t", &v, QUERY, cheap, HOUR, 0).unwrap();
+    let mut offered = Vec::new();
+    let hit = cache.lookup_question("t", &v, Question::alone(QUERY), 0.9, 0, |a| {
+        offered.push(a.tier);
+        a.tier >= 2
+    });
+    assert_eq!(hit.map(|h| h.answer.payload), Some("strong".to_owned()));
+    assert_eq!(offered.len(), 2);
+    assert!(cache.lookup_question("t", &v, Question::alone(QUERY), 0.9, 0, |_| false).is_none());
+}
+
+#[test]
+fn snapshots_keep_each_entry_in_its_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = semantic(100);
+    let v = {
+        let mut v = vec![0.0; DIM];
+        v[3] = 1.0;
+        v
+    };
+    let context = context_digest(r#"{"turns":[["system","Answer in French."],["user",null]]}"#);
+    cache.insert_question("t", &v, Question { text: QUERY, context }, answer("fr"), HOUR, 0).unwrap();
+    cache.snapshot(dir.path(), 0).unwrap();
+    let restored = SemanticCache::restore(dir.path(), cache_options(), 0).unwrap();
+    let hit = restored.lookup_question("t", &v, Question { text: QUERY, context }, 0.9, 0, |_| true);
+    assert_eq!(hit.map(|h| h.answer.payload), Some("fr".to_owned()));
+    assert!(restored.lookup("t", &v, QUERY, 0.9, 0).is_none());
+}
+
+/// Format-1 snapshots filed the whole conversation as the query, with no context: nothing says
+/// which conversation an answer belongs to, so they restore empty rather than fail the start.
+#[test]
+fn a_snapshot_from_before_contexts_restores_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = semantic(100);
+    let v = {
+        let mut v = vec![0.0; DIM];
+        v[5] = 1.0;
+        v
+    };
+    cache.insert("t", &v, QUERY, answer("old"), HOUR, 0).unwrap();
+    cache.snapshot(dir.path(), 0).unwrap();
+    let manifest = only_tenant_folder(dir.path()).join("manifest.json");
+    let text = fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("\"format\": 2"), "{text}");
+    fs::write(&manifest, text.replace("\"format\": 2", "\"format\": 1")).unwrap();
+    let restored = SemanticCache::restore(dir.path(), cache_options(), 0).unwrap();
+    assert_eq!(restored.len("t"), 0);
+    fs::write(&manifest, text.replace("\"format\": 2", "\"format\": 3")).unwrap();
+    assert!(matches!(SemanticCache::restore(dir.path(), cache_options(), 0), Err(CoreError::Snapshot { .. })));
 }

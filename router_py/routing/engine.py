@@ -49,8 +49,12 @@ class RoutingEngine:
         variant: str = "default",
         snapshot_dir: Path | None = None,
         semantic_max_entries_per_tenant: int = 100_000,
+        semantic_max_tenants: int = 10_000,
+        semantic_max_bytes: int = 512 << 20,
         max_backlog: int | None = None,
     ) -> RoutingEngine:
+        """The semantic cache holds at most `semantic_max_tenants` tenants and
+        `semantic_max_bytes` resident bytes (least recently used tenants go first)."""
         core = _core.Router(
             models or default_model_dir(),
             ort_library=ort_library(),
@@ -58,6 +62,8 @@ class RoutingEngine:
             sessions=sessions,
             snapshot_dir=snapshot_dir,
             semantic_max_entries_per_tenant=semantic_max_entries_per_tenant,
+            semantic_max_tenants=semantic_max_tenants,
+            semantic_max_bytes=semantic_max_bytes,
         )
         return cls(core, sessions=sessions, max_backlog=max_backlog)
 
@@ -80,10 +86,12 @@ class RoutingEngine:
         return self._core.decide(
             request.tenant,
             request.text,
+            context=request.context,
             user=request.user,
             region=request.region,
             min_tier=request.min_tier,
             max_tier=request.max_tier,
+            pinned_model=request.pinned_model,
         )
 
     async def decide_async(self, request: RouteRequest) -> _core.Decision:

@@ -13,11 +13,18 @@ class RouteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tenant: Annotated[str, Field(min_length=1)] = "default"
+    # The question: what is embedded and classified (a conversation's last user message).
     text: Annotated[str, Field(min_length=1)]
+    # Everything else that changes the answer, canonically serialised (earlier turns, system
+    # prompt, schema, sampling parameters; see CompletionRequest.routing_context): cached
+    # answers are shared only between requests with the same context. Empty for a lone question.
+    context: str = ""
     user: str | None = None
     region: str | None = None
     min_tier: Annotated[int, Field(ge=1, le=3)] | None = None
     max_tier: Annotated[int, Field(ge=1, le=3)] | None = None
+    # A model or provider name the caller pinned: a cached answer is served only if it came from it.
+    pinned_model: str | None = None
 
 
 class CandidateRecord(BaseModel):

@@ -18,16 +18,17 @@ use std::fmt::Display;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ahash::AHashMap;
-use parking_lot::{RwLock, RwLockWriteGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::{Deserialize, Serialize};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::guard::Signature;
-use super::CachedAnswer;
+use super::{context_digest, CachedAnswer};
 use crate::error::{CoreError, Result};
 
 /// Vectors are stored as f16. Measured on 10k all-MiniLM-L6-v2 embeddings of support queries
@@ -37,13 +38,47 @@ use crate::error::{CoreError, Result};
 /// moves similarities by up to 0.014, enough to flip decisions near the threshold.
 const SCALAR: ScalarKind = ScalarKind::F16;
 
-/// Candidates fetched per lookup: the best one may be refused by the guard or expired.
+/// Candidates fetched per lookup: the best one may be expired, filed under another context,
+/// refused by the guard or refused by the caller's policy check. Kept small because every
+/// candidate costs a graph walk step; the price is that a question asked in more than 8
+/// different conversations (a bare "yes") can miss the entry of its own conversation.
 const LOOKUP_K: usize = 8;
 
 /// Smallest index growth step; capacity doubles from there up to `max_entries_per_tenant`.
 const MIN_RESERVE: usize = 64;
 
-const FORMAT: u32 = 1;
+/// Search contexts a tenant's index starts with. usearch sizes a striped lock array by the
+/// contexts (at least 256 stripes of 128 bytes, 32 KiB, reached at 2 contexts for M=16) and
+/// allocates it per index: reserving `search_threads()` (8 on 2 cores, 64 on 16) up front cost
+/// 148 KiB (8) to 1.1 MiB (64) per tenant before its first entry. Contexts double on demand
+/// when more lookups of one tenant run at once than it has contexts.
+const MIN_THREADS: usize = 2;
+
+/// Resident-memory model of one tenant's index, fitted to RSS growth on Linux/glibc with
+/// usearch 2.26, 384 dimensions, f16, M=16 (1 to 10,000 entries, 2 to 16 contexts; the model
+/// is within 10% of the measured growth): a fixed part, the lock stripes, a part per context,
+/// a part per reserved slot (key and vector lookups, node table), and the arena bytes used by
+/// nodes and vectors. usearch's own `memory_usage` counts its two 8 MiB arenas as reserved
+/// the moment they are mapped, though only the pages written are resident: 16 MiB a tenant.
+const INDEX_BASE_BYTES: usize = 16 << 10;
+const CONTEXT_BYTES: usize = 1536;
+const SLOT_BYTES: usize = 64;
+const STRIPE_BYTES: usize = 128;
+const MIN_STRIPES: usize = 256;
+/// (entry id, cosine similarity), most similar first.
+type Neighbours = Vec<(u64, f32)>;
+
+/// Eviction brings the cache 1/64 below its bounds, so the scan that picks the victims runs
+/// once per ~1/64 of the tenants rather than once per new tenant.
+const EVICTION_MARGIN: usize = 64;
+/// Bookkeeping of one entry besides its text: the `BTreeMap` node share, ids, deadline.
+const ENTRY_OVERHEAD_BYTES: usize = 96;
+
+/// Format 2 files each entry with its context digest.
+const FORMAT: u32 = 2;
+/// Format 1 entries were filed without a context (the whole conversation was the query), so
+/// nothing says which conversation an answer belongs to: they are dropped on restore.
+const LEGACY_FORMAT: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SemanticOptions {
@@ -57,12 +92,41 @@ pub struct SemanticOptions {
     pub expansion_add: usize,
     /// Candidate list size while searching (ef).
     pub expansion_search: usize,
+    /// Tenants held at once; past it the least recently used tenant is dropped whole. Each
+    /// costs about 50 KiB of index before its entries (see `INDEX_BASE_BYTES`).
+    pub max_tenants: usize,
+    /// Resident bytes of all tenants together (indexes, texts, answers, as `memory_bytes`
+    /// estimates them); past it the least recently used other tenants are dropped whole, and
+    /// a tenant over the budget on its own loses its oldest entries.
+    pub max_bytes: usize,
 }
 
 impl Default for SemanticOptions {
+    /// 10,000 tenants and 512 MiB: with the exact cache's 256 MiB and the ~150 MiB of models
+    /// and runtime, the chart's 1536 MiB limit keeps ~600 MiB for requests in flight.
     fn default() -> Self {
-        Self { dim: 384, max_entries_per_tenant: 10_000, connectivity: 16, expansion_add: 128, expansion_search: 64 }
+        Self {
+            dim: 384,
+            max_entries_per_tenant: 10_000,
+            connectivity: 16,
+            expansion_add: 128,
+            expansion_search: 64,
+            max_tenants: 10_000,
+            max_bytes: 512 << 20,
+        }
     }
+}
+
+/// What the semantic cache holds, for /metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SemanticStats {
+    pub tenants: usize,
+    /// Entries held, expired ones not yet swept included.
+    pub entries: usize,
+    /// `memory_bytes`: the resident estimate the byte budget is enforced on.
+    pub bytes: usize,
+    /// Tenants dropped whole to stay within `max_tenants` or `max_bytes`, since start.
+    pub evicted_tenants: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -74,22 +138,46 @@ pub struct SemanticHit {
     pub id: u64,
 }
 
+/// What an entry is filed under besides its vector: the question, which the guard compares,
+/// and the digest of everything else that changes the answer (`cache::context_digest`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Question<'a> {
+    pub text: &'a str,
+    pub context: u64,
+}
+
+impl<'a> Question<'a> {
+    /// A question asked on its own: no earlier turns, system prompt or parameters.
+    pub fn alone(text: &'a str) -> Self {
+        Self { text, context: context_digest("") }
+    }
+}
+
 pub struct SemanticCache {
     opts: SemanticOptions,
     tenants: RwLock<AHashMap<Box<str>, Arc<RwLock<TenantIndex>>>>,
+    /// Sum of the tenants' `charged` bytes: read on every insert to enforce `max_bytes`.
+    bytes: AtomicUsize,
+    evicted_tenants: AtomicU64,
 }
 
 impl SemanticCache {
     /// Invalid options (zero dimensions...) surface as `InvalidConfig` from the first insert.
     pub fn new(opts: SemanticOptions) -> Self {
-        Self { opts, tenants: RwLock::new(AHashMap::new()) }
+        Self {
+            opts,
+            tenants: RwLock::new(AHashMap::new()),
+            bytes: AtomicUsize::new(0),
+            evicted_tenants: AtomicU64::new(0),
+        }
     }
 
     pub fn options(&self) -> &SemanticOptions {
         &self.opts
     }
 
-    /// Caches `answer` for `query`; returns the new entry's id (unique within the tenant).
+    /// Caches `answer` for `query` asked on its own (`Question::alone`); returns the new
+    /// entry's id (unique within the tenant).
     pub fn insert(
         &self,
         tenant: &str,
@@ -99,27 +187,53 @@ impl SemanticCache {
         ttl: Duration,
         now_ms: u64,
     ) -> Result<u64> {
+        self.insert_question(tenant, embedding, Question::alone(query), answer, ttl, now_ms)
+    }
+
+    /// Caches `answer` for `question` in its context; returns the new entry's id.
+    pub fn insert_question(
+        &self,
+        tenant: &str,
+        embedding: &[f32],
+        question: Question<'_>,
+        answer: CachedAnswer,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<u64> {
         self.check_embedding(embedding)?;
         let expires_at_ms = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-        let entry = Entry { id: 0, query: query.to_owned(), answer, expires_at_ms };
-        // The map stays read-locked during the insert so `expire` cannot drop this tenant's
-        // index between our lookup of it and our write into it.
+        let entry = Entry { id: 0, query: question.text.to_owned(), context: question.context, answer, expires_at_ms };
+        let id = self.file_entry(tenant, embedding, entry, now_ms)?;
+        self.enforce_bounds(tenant);
+        Ok(id)
+    }
+
+    fn file_entry(&self, tenant: &str, embedding: &[f32], entry: Entry, now_ms: u64) -> Result<u64> {
+        // The map stays read-locked during the insert so `expire` and eviction cannot drop
+        // this tenant's index between our lookup of it and our write into it.
         let map = self.tenants.read();
         if let Some(index) = map.get(tenant) {
-            return index.write().insert(&self.opts, embedding, entry);
+            return self.insert_into(index, embedding, entry, now_ms);
         }
         drop(map);
         let mut map = self.tenants.write();
         let index = match map.get(tenant) {
             Some(index) => Arc::clone(index),
             None => {
-                let index = Arc::new(RwLock::new(TenantIndex::new(&self.opts)?));
+                let index = Arc::new(RwLock::new(TenantIndex::new(&self.opts, now_ms)?));
                 map.insert(tenant.into(), Arc::clone(&index));
                 index
             }
         };
         let _map = RwLockWriteGuard::downgrade(map);
-        let id = index.write().insert(&self.opts, embedding, entry);
+        self.insert_into(&index, embedding, entry, now_ms)
+    }
+
+    fn insert_into(&self, index: &RwLock<TenantIndex>, embedding: &[f32], entry: Entry, now_ms: u64) -> Result<u64> {
+        let mut index = index.write();
+        index.touch(now_ms);
+        let id = index.insert(&self.opts, embedding, entry);
+        self.recharge(&mut index);
         id
     }
 
@@ -135,21 +249,38 @@ impl SemanticCache {
         threshold: f32,
         now_ms: u64,
     ) -> Option<SemanticHit> {
+        self.lookup_question(tenant, embedding, Question::alone(query), threshold, now_ms, |_| true)
+    }
+
+    /// The most similar live entry filed under the same context that reaches `threshold`,
+    /// passes the guard and that `accept` takes (the router's policy check, called with the
+    /// tenant's index read-locked, so it must not touch this cache).
+    pub fn lookup_question(
+        &self,
+        tenant: &str,
+        embedding: &[f32],
+        question: Question<'_>,
+        threshold: f32,
+        now_ms: u64,
+        mut accept: impl FnMut(&CachedAnswer) -> bool,
+    ) -> Option<SemanticHit> {
         if embedding.len() != self.opts.dim {
             return None;
         }
         let index = self.tenant(tenant)?;
-        let index = index.read();
+        let (index, found) = self.search_with_room(&index, embedding, LOOKUP_K)?;
+        index.touch(now_ms);
         let mut signature = None;
-        for (id, similarity) in index.search(embedding, LOOKUP_K)? {
+        for (id, similarity) in found {
             if similarity < threshold {
                 break;
             }
-            let Some(entry) = index.entries.get(&id).filter(|e| e.expires_at_ms > now_ms) else {
+            let live = |e: &&Entry| e.expires_at_ms > now_ms && e.context == question.context;
+            let Some(entry) = index.entries.get(&id).filter(live) else {
                 continue;
             };
-            let signature = signature.get_or_insert_with(|| Signature::of(query));
-            if signature.refusal(&Signature::of(&entry.query)).is_none() {
+            let signature = signature.get_or_insert_with(|| Signature::of(question.text));
+            if signature.refusal(&Signature::of(&entry.query)).is_none() && accept(&entry.answer) {
                 return Some(entry.hit(similarity));
             }
         }
@@ -165,18 +296,168 @@ impl SemanticCache {
     }
 
     pub fn remove(&self, tenant: &str, id: u64) -> bool {
-        self.tenant(tenant).is_some_and(|index| index.write().remove(id))
+        self.tenant(tenant).is_some_and(|index| {
+            let mut index = index.write();
+            let removed = index.remove(id);
+            self.recharge(&mut index);
+            removed
+        })
     }
 
     /// Drops every entry whose deadline has passed, in all tenants, and frees the indexes of
-    /// tenants left empty. Returns the number of entries dropped.
+    /// tenants left empty. Returns the number of entries dropped. Lookups skip expired entries
+    /// anyway; this is what returns their memory, so the service calls it on a schedule.
     pub fn expire(&self, now_ms: u64) -> usize {
         let indexes: Vec<_> = self.tenants.read().values().cloned().collect();
-        let dropped = indexes.iter().map(|index| index.write().expire(now_ms)).sum();
+        let dropped = indexes
+            .iter()
+            .map(|index| {
+                let mut index = index.write();
+                let dropped = index.expire(now_ms);
+                self.recharge(&mut index);
+                dropped
+            })
+            .sum();
         if indexes.iter().any(|index| index.read().entries.is_empty()) {
-            self.tenants.write().retain(|_, index| !index.read().entries.is_empty());
+            let mut emptied = Vec::new();
+            self.tenants.write().retain(|_, index| {
+                let keep = !index.read().entries.is_empty();
+                if !keep {
+                    emptied.push(Arc::clone(index));
+                }
+                keep
+            });
+            for index in emptied {
+                self.detach(&mut index.write());
+            }
         }
         dropped
+    }
+
+    /// Counts for /metrics: `bytes` is read from a counter, the rest walks the tenants'
+    /// indexes, read-locking each in turn.
+    pub fn stats(&self) -> SemanticStats {
+        let indexes: Vec<_> = self.tenants.read().values().cloned().collect();
+        SemanticStats {
+            tenants: indexes.len(),
+            entries: indexes.iter().map(|index| index.read().entries.len()).sum(),
+            bytes: self.memory_bytes(),
+            evicted_tenants: self.evicted_tenants.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Drops least recently used tenants other than `keep` while the cache is over
+    /// `max_tenants` or `max_bytes`, down to 1/64 below them; when `keep` is over the byte
+    /// budget on its own, it loses its oldest entries, and if its index alone still exceeds
+    /// the budget, the whole tenant.
+    fn enforce_bounds(&self, keep: &str) {
+        if !self.over_bounds(0) {
+            return;
+        }
+        while self.over_bounds(EVICTION_MARGIN) {
+            let victims = self.least_recently_used(keep);
+            if victims.is_empty() {
+                break;
+            }
+            for victim in victims {
+                if !self.over_bounds(EVICTION_MARGIN) {
+                    return;
+                }
+                self.evict(&victim);
+            }
+        }
+        if self.memory_bytes() <= self.opts.max_bytes || self.tenants.read().len() > 1 {
+            return; // within budget, or the others are being written: the next insert retries
+        }
+        let Some(index) = self.tenant(keep) else {
+            return;
+        };
+        let mut index = index.write();
+        while self.memory_bytes() > self.opts.max_bytes && index.pop_oldest().unwrap_or(false) {
+            self.recharge(&mut index);
+        }
+        let empty = index.entries.is_empty();
+        drop(index);
+        if empty || self.memory_bytes() > self.opts.max_bytes {
+            self.evict(keep);
+        }
+    }
+
+    /// Over a bound less `1 / margin` of it (no margin when 0).
+    fn over_bounds(&self, margin: usize) -> bool {
+        let less = |bound: usize| bound - bound.checked_div(margin).unwrap_or(0);
+        self.memory_bytes() > less(self.opts.max_bytes) || self.tenants.read().len() > less(self.opts.max_tenants)
+    }
+
+    /// The `1 / EVICTION_MARGIN` least recently used tenants other than `keep`, oldest first:
+    /// one scan and sort (~1 ms at 10,000 tenants) serves that many evictions, where a scan
+    /// per eviction cost 0.75 ms each. An index being written (locked) was just used, so it
+    /// is skipped rather than waited for.
+    fn least_recently_used(&self, keep: &str) -> Vec<Box<str>> {
+        let map = self.tenants.read();
+        let mut ages: Vec<(u64, &Box<str>)> = map
+            .iter()
+            .filter(|(name, _)| &***name != keep)
+            .filter_map(|(name, index)| Some((index.try_read()?.last_used_ms.load(Ordering::Relaxed), name)))
+            .collect();
+        let take = (map.len() / EVICTION_MARGIN).max(1).min(ages.len());
+        if take < ages.len() {
+            ages.select_nth_unstable_by_key(take, |(used, _)| *used);
+            ages.truncate(take);
+        }
+        ages.sort_unstable_by_key(|(used, _)| *used);
+        ages.into_iter().map(|(_, name)| name.clone()).collect()
+    }
+
+    fn evict(&self, tenant: &str) {
+        let removed = self.tenants.write().remove(tenant);
+        if let Some(index) = removed {
+            self.detach(&mut index.write());
+            self.evicted_tenants.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Re-estimates `index`'s resident bytes after a change and moves the cache's total by the
+    /// difference; called with the index write-locked, so changes to one index add up in order.
+    fn recharge(&self, index: &mut TenantIndex) {
+        let now = if index.detached { 0 } else { index.resident_bytes(&self.opts) };
+        let before = std::mem::replace(&mut index.charged, now);
+        if now >= before {
+            self.bytes.fetch_add(now - before, Ordering::Relaxed);
+        } else {
+            self.bytes.fetch_sub(before - now, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes a tenant dropped from the map out of the total: a lookup or `remove` still holding
+    /// it may change it afterwards, which must not count.
+    fn detach(&self, index: &mut TenantIndex) {
+        index.detached = true;
+        self.recharge(index);
+    }
+
+    /// Searches under the read lock. When usearch found no free search context (more lookups of
+    /// this tenant at once than it has contexts), the index gets more under the write lock and
+    /// the search runs once more.
+    fn search_with_room<'a>(
+        &self,
+        index: &'a RwLock<TenantIndex>,
+        embedding: &[f32],
+        k: usize,
+    ) -> Option<(RwLockReadGuard<'a, TenantIndex>, Neighbours)> {
+        let reader = index.read();
+        if let Some(found) = reader.search(embedding, k) {
+            return Some((reader, found));
+        }
+        drop(reader);
+        let mut writer = index.write();
+        if !writer.add_search_contexts() {
+            return None;
+        }
+        self.recharge(&mut writer);
+        let reader = RwLockWriteGuard::downgrade(writer);
+        let found = reader.search(embedding, k)?;
+        Some((reader, found))
     }
 
     /// Entries held for `tenant`, counting expired ones not yet swept by `expire`.
@@ -188,10 +469,10 @@ impl SemanticCache {
         self.tenants.read().is_empty()
     }
 
-    /// Index memory as usearch reports it, plus an estimate of the entries' metadata.
+    /// Resident bytes of the indexes (as modelled by `TenantIndex::resident_bytes`) plus the
+    /// entries' texts and answers: what `max_bytes` bounds.
     pub fn memory_bytes(&self) -> usize {
-        let indexes: Vec<_> = self.tenants.read().values().cloned().collect();
-        indexes.iter().map(|index| index.read().memory_bytes()).sum()
+        self.bytes.load(Ordering::Relaxed)
     }
 
     fn tenant(&self, tenant: &str) -> Option<Arc<RwLock<TenantIndex>>> {
@@ -211,8 +492,10 @@ impl SemanticCache {
     }
 
     /// Writes every tenant's index and entries under `dir`, then switches `dir/CURRENT` to
-    /// the new snapshot and deletes the older ones.
-    pub fn snapshot(&self, dir: &Path) -> Result<()> {
+    /// the new snapshot and deletes the older ones. Entries expired at `now_ms` are swept
+    /// first, so a snapshot holds only live ones.
+    pub fn snapshot(&self, dir: &Path, now_ms: u64) -> Result<()> {
+        self.expire(now_ms);
         fs::create_dir_all(dir).map_err(|e| snapshot_error(dir, e))?;
         let name = format!("snap-{}", unique_suffix());
         let staging = dir.join(format!(".staging-{name}"));
@@ -258,11 +541,15 @@ impl SemanticCache {
             let folder = folder.map_err(|e| snapshot_error(&snapshot, e))?.path();
             let (tenant, mut index) = TenantIndex::load(&folder, &cache.opts)?;
             index.expire(now_ms);
+            index.touch(now_ms);
             if !index.entries.is_empty() {
+                cache.recharge(&mut index);
                 map.insert(tenant.into_boxed_str(), Arc::new(RwLock::new(index)));
             }
         }
         *cache.tenants.write() = map;
+        // A snapshot written under larger bounds than this process has.
+        cache.enforce_bounds("");
         Ok(cache)
     }
 }
@@ -274,6 +561,8 @@ fn validate_options(opts: &SemanticOptions) -> Result<()> {
         ("cache.semantic.connectivity", opts.connectivity, 2),
         ("cache.semantic.expansionAdd", opts.expansion_add, 1),
         ("cache.semantic.expansionSearch", opts.expansion_search, 1),
+        ("cache.semantic.maxTenants", opts.max_tenants, 1),
+        ("cache.semantic.maxBytes", opts.max_bytes, 1),
     ];
     match checks.iter().find(|(_, value, min)| value < min) {
         Some((path, value, min)) => {
@@ -287,8 +576,14 @@ fn validate_options(opts: &SemanticOptions) -> Result<()> {
 struct Entry {
     id: u64,
     query: String,
+    context: u64,
     answer: CachedAnswer,
     expires_at_ms: u64,
+}
+
+/// What an entry costs besides its vector and graph node.
+fn entry_bytes(entry: &Entry) -> usize {
+    ENTRY_OVERHEAD_BYTES + entry.query.len() + entry.answer.heap_bytes()
 }
 
 impl Entry {
@@ -302,40 +597,105 @@ struct TenantIndex {
     index: Index,
     entries: BTreeMap<u64, Entry>,
     next_id: u64,
+    /// Search contexts reserved in `index` (0 until the first reservation).
+    threads: usize,
+    /// Sum of `entry_bytes` over `entries`, kept as they come and go.
+    metadata_bytes: usize,
+    /// Bytes this index adds to the cache's total (0 once detached).
+    charged: usize,
+    /// Dropped from the cache's map: its bytes no longer count.
+    detached: bool,
+    /// Latest insert or lookup, for least-recently-used eviction; atomic because lookups
+    /// hold only the read lock.
+    last_used_ms: AtomicU64,
 }
 
 impl TenantIndex {
-    fn new(opts: &SemanticOptions) -> Result<Self> {
+    fn new(opts: &SemanticOptions, now_ms: u64) -> Result<Self> {
         validate_options(opts)?;
         let index = Index::new(&index_options(opts)).map_err(index_error)?;
-        Ok(Self { index, entries: BTreeMap::new(), next_id: 1 })
+        Ok(Self::with_entries(index, BTreeMap::new(), 1, 0, now_ms))
+    }
+
+    fn with_entries(index: Index, entries: BTreeMap<u64, Entry>, next_id: u64, threads: usize, now_ms: u64) -> Self {
+        let metadata_bytes = entries.values().map(entry_bytes).sum();
+        let last_used_ms = AtomicU64::new(now_ms);
+        Self { index, entries, next_id, threads, metadata_bytes, charged: 0, detached: false, last_used_ms }
+    }
+
+    fn touch(&self, now_ms: u64) {
+        self.last_used_ms.fetch_max(now_ms, Ordering::Relaxed);
     }
 
     fn insert(&mut self, opts: &SemanticOptions, embedding: &[f32], mut entry: Entry) -> Result<u64> {
         while self.entries.len() >= opts.max_entries_per_tenant {
-            let Some((oldest, _)) = self.entries.pop_first() else {
+            if !self.pop_oldest()? {
                 break;
-            };
-            self.index.remove(oldest).map_err(index_error)?;
+            }
         }
         self.reserve_for_one_more(opts.max_entries_per_tenant)?;
         let id = self.next_id;
         self.index.add(id, embedding).map_err(index_error)?;
         self.next_id += 1;
         entry.id = id;
+        self.metadata_bytes += entry_bytes(&entry);
         self.entries.insert(id, entry);
         Ok(id)
     }
 
+    /// Drops the oldest entry; `false` when there is none.
+    fn pop_oldest(&mut self) -> Result<bool> {
+        let Some((oldest, entry)) = self.entries.pop_first() else {
+            return Ok(false);
+        };
+        self.metadata_bytes -= entry_bytes(&entry);
+        self.index.remove(oldest).map_err(index_error)?;
+        Ok(true)
+    }
+
     /// usearch needs capacity reserved before `add`; growing by doubling keeps the number of
     /// (copying) reservations logarithmic without reserving the maximum for small tenants.
-    fn reserve_for_one_more(&self, max_entries: usize) -> Result<()> {
+    fn reserve_for_one_more(&mut self, max_entries: usize) -> Result<()> {
         let (size, capacity) = (self.index.size(), self.index.capacity());
         if size < capacity {
             return Ok(());
         }
         let target = (capacity * 2).clamp(MIN_RESERVE, max_entries.max(MIN_RESERVE)).max(size + 1);
-        self.index.reserve_capacity_and_threads(target, search_threads()).map_err(index_error)
+        let threads = self.threads.max(MIN_THREADS);
+        self.index.reserve_capacity_and_threads(target, threads).map_err(index_error)?;
+        self.threads = threads;
+        Ok(())
+    }
+
+    /// Doubles the search contexts, up to `search_threads()`; `false` when already there or
+    /// usearch could not reserve them.
+    fn add_search_contexts(&mut self) -> bool {
+        let most = search_threads();
+        if self.threads >= most {
+            return false;
+        }
+        let threads = (self.threads * 2).clamp(MIN_THREADS, most);
+        let capacity = self.index.capacity().max(MIN_RESERVE);
+        if self.index.reserve_capacity_and_threads(capacity, threads).is_err() {
+            return false;
+        }
+        self.threads = threads;
+        true
+    }
+
+    /// The resident-memory model of `INDEX_BASE_BYTES` and its neighbours, plus the entries.
+    fn resident_bytes(&self, opts: &SemanticOptions) -> usize {
+        let stats = self.index.memory_stats();
+        // Arena bytes handed out; the rest of each 8 MiB arena is mapped but never touched.
+        let arenas = stats.graph_allocated.saturating_sub(stats.graph_reserved)
+            + stats.vectors_allocated.saturating_sub(stats.vectors_reserved);
+        let index = if self.threads == 0 {
+            INDEX_BASE_BYTES
+        } else {
+            let stripes = (self.threads * 2 * opts.connectivity * 4).max(MIN_STRIPES).next_power_of_two();
+            INDEX_BASE_BYTES + stripes * STRIPE_BYTES + self.threads * CONTEXT_BYTES
+        };
+        index + self.index.capacity() * SLOT_BYTES + arenas + self.metadata_bytes
     }
 
     /// (id, cosine similarity), most similar first; `None` when usearch fails.
@@ -348,18 +708,16 @@ impl TenantIndex {
     }
 
     fn remove(&mut self, id: u64) -> bool {
-        self.entries.remove(&id).is_some() && self.index.remove(id).is_ok()
+        let Some(entry) = self.entries.remove(&id) else {
+            return false;
+        };
+        self.metadata_bytes -= entry_bytes(&entry);
+        self.index.remove(id).is_ok()
     }
 
     fn expire(&mut self, now_ms: u64) -> usize {
         let expired: Vec<u64> = self.entries.values().filter(|e| e.expires_at_ms <= now_ms).map(|e| e.id).collect();
         expired.iter().filter(|id| self.remove(**id)).count()
-    }
-
-    fn memory_bytes(&self) -> usize {
-        let per_entry = size_of::<Entry>() + 3 * size_of::<usize>();
-        let metadata: usize = self.entries.values().map(|e| per_entry + e.query.len() + e.answer.heap_bytes()).sum();
-        self.index.memory_usage() + metadata
     }
 
     fn save(&self, folder: &Path, tenant: &str, dim: usize) -> Result<()> {
@@ -389,6 +747,9 @@ impl TenantIndex {
         let manifest_path = folder.join("manifest.json");
         let manifest: Manifest = read_json(&manifest_path)?;
         manifest.check(folder, opts.dim)?;
+        if manifest.format == LEGACY_FORMAT {
+            return Ok((manifest.tenant, Self::new(opts, 0)?));
+        }
         let index_path = folder.join("index.usearch");
         let index_bytes = read_checked(&index_path, &manifest.index)?;
         let entries_path = folder.join("entries.json");
@@ -400,7 +761,7 @@ impl TenantIndex {
         index.change_expansion_add(opts.expansion_add);
         index.change_expansion_search(opts.expansion_search);
         index
-            .reserve_capacity_and_threads(index.size().max(MIN_RESERVE), search_threads())
+            .reserve_capacity_and_threads(index.size().max(MIN_RESERVE), MIN_THREADS)
             .map_err(|e| snapshot_error(&index_path, e))?;
         let loaded = Self::assemble(index, entries).map_err(|message| snapshot_error(&index_path, message))?;
         Ok((manifest.tenant, loaded))
@@ -417,7 +778,7 @@ impl TenantIndex {
         }
         let entries: BTreeMap<u64, Entry> = entries.into_iter().map(|e| (e.id, e)).collect();
         let next_id = entries.keys().next_back().map_or(1, |id| id + 1);
-        Ok(Self { index, entries, next_id })
+        Ok(Self::with_entries(index, entries, next_id, MIN_THREADS, 0))
     }
 }
 
@@ -460,7 +821,7 @@ struct Manifest {
 impl Manifest {
     fn check(&self, folder: &Path, dim: usize) -> Result<()> {
         let path = folder.join("manifest.json");
-        if self.format != FORMAT {
+        if self.format != FORMAT && self.format != LEGACY_FORMAT {
             return Err(snapshot_error(&path, format!("unknown format {}", self.format)));
         }
         if self.dim != dim {
@@ -673,8 +1034,8 @@ mod tests {
             cache.insert("acme/prod", &unit(i), &format!("q{i}"), answer(&format!("a{i}")), HOUR, 0).unwrap();
         }
         cache.insert("short", &unit(99), "q", answer("x"), Duration::from_millis(10), 0).unwrap();
-        cache.snapshot(dir.path()).unwrap();
-        cache.snapshot(dir.path()).unwrap();
+        cache.snapshot(dir.path(), 0).unwrap();
+        cache.snapshot(dir.path(), 0).unwrap();
         let snapshots = fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(snapshots, 2, "CURRENT and one snapshot folder");
 
@@ -696,7 +1057,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = cache(100);
         cache.insert("acme", &unit(1), "q", answer("a"), HOUR, 0).unwrap();
-        cache.snapshot(dir.path()).unwrap();
+        cache.snapshot(dir.path(), 0).unwrap();
         let name = fs::read_to_string(dir.path().join("CURRENT")).unwrap();
         let index_path = dir.path().join(name.trim()).join(folder_name("acme")).join("index.usearch");
         let mut bytes = fs::read(&index_path).unwrap();
@@ -727,7 +1088,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = cache(100);
         cache.insert("acme", &unit(1), "q", answer("a"), HOUR, 0).unwrap();
-        cache.snapshot(dir.path()).unwrap();
+        cache.snapshot(dir.path(), 0).unwrap();
         let opts = SemanticOptions { dim: DIM * 2, ..cache.options().clone() };
         match SemanticCache::restore(dir.path(), opts, 0) {
             Err(CoreError::Snapshot { path, message }) => {
@@ -779,5 +1140,60 @@ mod tests {
         for handle in handles {
             assert_eq!(handle.join().unwrap(), 200);
         }
+    }
+
+    /// The running total `memory_bytes` reads equals a fresh estimate of every tenant held,
+    /// through inserts, removals, sweeps, evictions and context growth.
+    #[test]
+    fn charged_bytes_match_a_recount() {
+        let opts =
+            SemanticOptions { dim: DIM, max_entries_per_tenant: 40, max_tenants: 6, ..SemanticOptions::default() };
+        let cache = Arc::new(SemanticCache::new(opts));
+        let recount = |cache: &SemanticCache| -> usize {
+            let indexes: Vec<_> = cache.tenants.read().values().cloned().collect();
+            indexes.iter().map(|index| index.read().resident_bytes(cache.options())).sum()
+        };
+        for i in 0..400u64 {
+            let tenant = format!("t{}", i % 9);
+            let ttl = Duration::from_millis(if i % 3 == 0 { 50 } else { 10_000 });
+            let id =
+                cache.insert(&tenant, &unit(i), &format!("q{i}"), answer(&"p".repeat(i as usize)), ttl, i).unwrap();
+            if i % 7 == 0 {
+                cache.remove(&tenant, id);
+            }
+            if i % 50 == 0 {
+                cache.expire(i);
+            }
+            assert_eq!(cache.memory_bytes(), recount(&cache), "after step {i}");
+        }
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| (0..50).for_each(|i| drop(cache.lookup("t1", &unit(i), "q", 0.5, 400))));
+            }
+        });
+        assert_eq!(cache.memory_bytes(), recount(&cache));
+        assert!(cache.stats().evicted_tenants > 0);
+        cache.expire(u64::MAX);
+        assert_eq!((cache.memory_bytes(), cache.stats().tenants), (0, 0));
+    }
+
+    /// Lookups of one tenant from more threads than it has search contexts all succeed: the
+    /// index grows its contexts rather than fail (a failure is a miss).
+    #[test]
+    fn search_contexts_start_small_and_grow_on_demand() {
+        let cache = cache(100);
+        cache.insert("t", &unit(1), "q", answer("a"), HOUR, 0).unwrap();
+        let threads = |cache: &SemanticCache| cache.tenant("t").map(|index| index.read().threads);
+        assert_eq!(threads(&cache), Some(MIN_THREADS));
+        let hits: usize = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..16)
+                .map(|_| {
+                    scope.spawn(|| (0..200).filter(|_| cache.lookup("t", &unit(1), "q", 0.99, 0).is_some()).count())
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(hits, 16 * 200);
+        assert!(threads(&cache).is_some_and(|n| (MIN_THREADS..=search_threads()).contains(&n)));
     }
 }

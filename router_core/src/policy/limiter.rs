@@ -8,7 +8,9 @@
 //! Memory: a bucket whose TAT is not after `now` is full, and a full bucket is the same as no
 //! bucket, so dropping it changes no decision. Each shard drops its full buckets whenever it
 //! has doubled in size since the last sweep (`prune` does it for all shards on demand); the
-//! buckets kept are those of tenants active within their last `burst * interval`.
+//! buckets kept are those of tenants active within their last `burst * interval`. That set
+//! has a ceiling too (`with_max_buckets`): a shard at its share of the cap with no full bucket
+//! to drop sheds the half of its buckets nearest to full (see `Shard::shed`).
 
 use std::time::{Duration, Instant};
 
@@ -23,16 +25,32 @@ use crate::error::{CoreError, Result};
 const SHARDS: usize = 16;
 const MIN_SWEEP_AT: usize = 1024;
 
+/// Buckets kept for each kind of limit (tenant, tier 3) unless told otherwise: a bucket costs
+/// ~100 bytes (tenant name, TAT, hash slot), so at most ~20 MiB for both kinds.
+pub const DEFAULT_MAX_BUCKETS: usize = 100_000;
+
 /// Rate-limit state for one process; thread-safe, each check locks one shard only.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Limiter {
     tenants: Buckets,
     tier3: Buckets,
 }
 
+impl Default for Limiter {
+    fn default() -> Self {
+        Self::with_max_buckets(DEFAULT_MAX_BUCKETS)
+    }
+}
+
 impl Limiter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// At most `max_buckets` buckets for each kind of limit (rounded up to a multiple of the
+    /// 16 shards, at least one a shard).
+    pub fn with_max_buckets(max_buckets: usize) -> Self {
+        Self { tenants: Buckets::new(max_buckets), tier3: Buckets::new(max_buckets) }
     }
 
     /// Takes one token from the tenant's limit, if any rule covers it.
@@ -71,6 +89,13 @@ impl Limiter {
         }
     }
 
+    /// Whether `limit_tier` would pass a tier-3 choice now (no rule, or a token left), without
+    /// taking the token: a cached tier-3 answer is checked against the budget but costs
+    /// nothing, so it does not spend it.
+    pub fn tier3_open(&self, policy: &CompiledPolicy, tenant: &str, now: Instant) -> bool {
+        policy.tier3_limit(tenant).is_none_or(|rule| self.tier3.would_admit(rule, tenant, now))
+    }
+
     /// Buckets currently held (full ones may linger until the next sweep).
     pub fn len(&self) -> usize {
         self.tenants.len() + self.tier3.len()
@@ -96,16 +121,22 @@ struct Buckets {
     hasher: ahash::RandomState,
 }
 
-impl Default for Buckets {
-    fn default() -> Self {
-        Self { shards: std::array::from_fn(|_| Mutex::default()), hasher: ahash::RandomState::new() }
-    }
-}
-
 impl Buckets {
+    fn new(max_buckets: usize) -> Self {
+        let per_shard = max_buckets.div_ceil(SHARDS).max(1);
+        Self { shards: std::array::from_fn(|_| Mutex::new(Shard::new(per_shard))), hasher: ahash::RandomState::new() }
+    }
+
     fn take(&self, rule: &LimitRule, tenant: &str, now: Instant) -> Result<(), Duration> {
         let index = self.hasher.hash_one((rule.name.as_str(), tenant)) as usize % SHARDS;
         self.shards[index].lock().take(rule, tenant, now)
+    }
+
+    fn would_admit(&self, rule: &LimitRule, tenant: &str, now: Instant) -> bool {
+        let index = self.hasher.hash_one((rule.name.as_str(), tenant)) as usize % SHARDS;
+        let shard = self.shards[index].lock();
+        let mut tat = shard.tats.get(rule.name.as_str()).and_then(|m| m.get(tenant)).copied().unwrap_or(now);
+        admit(&mut tat, rule, now).is_ok()
     }
 
     fn len(&self) -> usize {
@@ -124,15 +155,14 @@ struct Shard {
     tats: AHashMap<String, AHashMap<String, Instant>>,
     len: usize,
     sweep_at: usize,
-}
-
-impl Default for Shard {
-    fn default() -> Self {
-        Self { tats: AHashMap::new(), len: 0, sweep_at: MIN_SWEEP_AT }
-    }
+    max: usize,
 }
 
 impl Shard {
+    fn new(max: usize) -> Self {
+        Self { tats: AHashMap::new(), len: 0, sweep_at: MIN_SWEEP_AT, max }
+    }
+
     fn take(&mut self, rule: &LimitRule, tenant: &str, now: Instant) -> Result<(), Duration> {
         if let Some(tat) = self.tats.get_mut(rule.name.as_str()).and_then(|m| m.get_mut(tenant)) {
             return admit(tat, rule, now);
@@ -140,6 +170,9 @@ impl Shard {
         if self.len >= self.sweep_at {
             self.sweep(now);
             self.sweep_at = MIN_SWEEP_AT.max(self.len.saturating_mul(2));
+        }
+        if self.len >= self.max {
+            self.shed(now);
         }
         let mut tat = now;
         let verdict = admit(&mut tat, rule, now);
@@ -149,9 +182,35 @@ impl Shard {
     }
 
     fn sweep(&mut self, now: Instant) -> usize {
+        self.retain(|tat| tat > now)
+    }
+
+    /// At the cap with every bucket still owing tokens: drops the half nearest to full (the
+    /// earliest TATs, ties included). Each of those tenants finds a full bucket on its next
+    /// request, a gift of at most the tokens it would have regained by its TAT; the buckets
+    /// kept are the ones furthest in debt, the limits that are biting. After a shed the shard
+    /// has room for half its cap again, so the O(n) selection is paid once per n/2 new tenants.
+    fn shed(&mut self, now: Instant) -> usize {
+        let mut dropped = self.sweep(now);
+        if self.len >= self.max {
+            let mut tats: Vec<Instant> = self.tats.values().flat_map(|m| m.values().copied()).collect();
+            let middle = tats.len() / 2;
+            let (_, median, _) = tats.select_nth_unstable(middle);
+            let median = *median;
+            dropped += self.retain(|tat| tat > median);
+        }
+        dropped
+    }
+
+    /// Keeps the buckets whose TAT passes `keep`; returns how many went. Maps left mostly empty
+    /// give their memory back, so a burst of tenants does not pin its peak.
+    fn retain(&mut self, keep: impl Fn(Instant) -> bool) -> usize {
         let before = self.len;
         for tenants in self.tats.values_mut() {
-            tenants.retain(|_, tat| *tat > now);
+            tenants.retain(|_, tat| keep(*tat));
+            if tenants.capacity() > 4 * tenants.len() + 64 {
+                tenants.shrink_to_fit();
+            }
         }
         self.tats.retain(|_, tenants| !tenants.is_empty());
         self.len = self.tats.values().map(|m| m.len()).sum();
@@ -271,5 +330,37 @@ mod tests {
             assert!(limiter.check_tenant(&p, &format!("new-{i}"), later).is_ok());
         }
         assert!(limiter.len() < 2 * SHARDS * MIN_SWEEP_AT, "idle full buckets were swept");
+    }
+
+    #[test]
+    fn bucket_count_has_a_ceiling_even_when_none_is_full() {
+        let p = policy();
+        let limiter = Limiter::with_max_buckets(SHARDS * 8);
+        let t0 = Instant::now();
+        for i in 0..5_000 {
+            assert!(limiter.check_tenant(&p, &format!("tenant-{i}"), t0).is_ok());
+            assert!(limiter.len() <= SHARDS * 8);
+        }
+        let held = limiter.len();
+        assert_eq!(limiter.prune(t0 + Duration::from_secs(1)), held);
+        assert!(limiter.is_empty());
+    }
+
+    #[test]
+    fn at_the_cap_the_buckets_nearest_to_full_go() {
+        let p = policy();
+        let Some(rule) = p.tenant_limit("a") else { unreachable!("the fixture limits every tenant") };
+        let mut shard = Shard::new(4);
+        let t0 = Instant::now();
+        for (owed, tenant) in ["a", "b", "c", "d"].iter().enumerate() {
+            for _ in 0..=owed {
+                assert!(shard.take(rule, tenant, t0).is_ok());
+            }
+        }
+        assert!(shard.take(rule, "e", t0).is_ok());
+        let held = |tenant: &str| shard.tats.values().any(|m| m.contains_key(tenant));
+        assert!(held("d") && held("e"), "the tenant furthest in debt, and the new one, stay");
+        assert!(!held("a") && !held("b"), "the two nearest to full go");
+        assert!(shard.len <= 4);
     }
 }

@@ -9,7 +9,7 @@ use crate::breaker::{BreakerStatus, Transition};
 use crate::cache::semantic::SemanticOptions;
 use crate::cache::CachedAnswer;
 use crate::embed::{EmbedderOptions, Variant};
-use crate::route::{Candidate, Decision, RouteRequest, Router, RouterOptions, StageTimings};
+use crate::route::{CacheStats, Candidate, Decision, RouteRequest, Router, RouterOptions, StageTimings};
 
 #[pyclass(name = "CachedAnswer", module = "router_py._core", frozen, get_all)]
 #[derive(Clone)]
@@ -217,6 +217,31 @@ pub struct PyPolicyInfo {
     version: u64,
 }
 
+#[pyclass(name = "CacheStats", module = "router_py._core", frozen, get_all)]
+pub struct PyCacheStats {
+    semantic_tenants: usize,
+    semantic_entries: usize,
+    semantic_bytes: usize,
+    semantic_evicted_tenants: u64,
+    exact_entries: u64,
+    exact_bytes: u64,
+    limiter_buckets: usize,
+}
+
+impl From<CacheStats> for PyCacheStats {
+    fn from(s: CacheStats) -> Self {
+        Self {
+            semantic_tenants: s.semantic.tenants,
+            semantic_entries: s.semantic.entries,
+            semantic_bytes: s.semantic.bytes,
+            semantic_evicted_tenants: s.semantic.evicted_tenants,
+            exact_entries: s.exact_entries,
+            exact_bytes: s.exact_bytes,
+            limiter_buckets: s.limiter_buckets,
+        }
+    }
+}
+
 #[pyclass(name = "Router", module = "router_py._core", frozen)]
 pub struct PyRouter {
     inner: Router,
@@ -227,7 +252,7 @@ impl PyRouter {
     #[new]
     #[pyo3(signature = (model_dir, *, ort_library=None, variant="default", sessions=2, intra_threads=1,
         exact_max_entries=100_000, exact_max_bytes=268_435_456, semantic_max_entries_per_tenant=100_000,
-        snapshot_dir=None))]
+        snapshot_dir=None, semantic_max_tenants=10_000, semantic_max_bytes=536_870_912, limiter_max_buckets=100_000))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -240,6 +265,9 @@ impl PyRouter {
         exact_max_bytes: u64,
         semantic_max_entries_per_tenant: usize,
         snapshot_dir: Option<PathBuf>,
+        semantic_max_tenants: usize,
+        semantic_max_bytes: usize,
+        limiter_max_buckets: usize,
     ) -> PyResult<Self> {
         let variant = parse_variant(variant)?;
         let opts = RouterOptions {
@@ -250,9 +278,12 @@ impl PyRouter {
             exact_max_bytes,
             semantic: SemanticOptions {
                 max_entries_per_tenant: semantic_max_entries_per_tenant,
+                max_tenants: semantic_max_tenants,
+                max_bytes: semantic_max_bytes,
                 ..SemanticOptions::default()
             },
             snapshot_dir,
+            limiter_max_buckets,
         };
         let inner = py.detach(|| Router::new(&opts)).map_err(to_py)?;
         Ok(Self { inner })
@@ -269,19 +300,24 @@ impl PyRouter {
     }
 
     /// The whole decision runs with the GIL released, so asyncio servers call it from a thread.
-    #[pyo3(signature = (tenant, text, *, user=None, region=None, min_tier=None, max_tier=None))]
+    /// `text` is the question; `context` everything else that changes the answer.
+    #[pyo3(signature = (tenant, text, *, context="", user=None, region=None, min_tier=None, max_tier=None,
+        pinned_model=None))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments, one per request field
     fn decide(
         &self,
         py: Python<'_>,
         tenant: String,
         text: String,
+        context: &str,
         user: Option<String>,
         region: Option<String>,
         min_tier: Option<u8>,
         max_tier: Option<u8>,
+        pinned_model: Option<String>,
     ) -> PyResult<PyDecision> {
-        let request = RouteRequest { tenant, user, text, region, min_tier, max_tier };
+        let context = context.to_owned();
+        let request = RouteRequest { tenant, user, text, context, region, min_tier, max_tier, pinned_model };
         let inner = py.detach(|| self.inner.decide(&request)).map_err(to_py)?;
         Ok(PyDecision { inner })
     }
@@ -350,6 +386,10 @@ impl PyRouter {
         py.detach(|| self.inner.expire_caches())
     }
 
+    fn cache_stats(&self, py: Python<'_>) -> PyCacheStats {
+        py.detach(|| self.inner.cache_stats()).into()
+    }
+
     fn domains(&self) -> Vec<String> {
         self.inner.classifier().metadata().domains.clone()
     }
@@ -389,5 +429,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBreakerStatus>()?;
     m.add_class::<PyTransition>()?;
     m.add_class::<PyPolicyInfo>()?;
+    m.add_class::<PyCacheStats>()?;
     Ok(())
 }

@@ -234,3 +234,52 @@ def test_warm_preloads_both_caches_for_one_tenant(engine: RoutingEngine, models:
     assert ask(engine, faq, tenant="globex").cached is None
     with pytest.raises(ValueError, match="line up"):
         engine.core.warm("acme", [faq, faq], vector, [answer(1, "x")])
+
+
+def test_twenty_thousand_tenants_stay_within_the_cache_bounds(models: Path, default_config: RouterConfig) -> None:
+    """Each tenant's semantic index used to cost ~155 KiB that nothing freed; now the least
+    recently used tenants go whole once the tenant or byte bound is reached."""
+    engine = RoutingEngine.load(models, sessions=1, semantic_max_tenants=1_000, semantic_max_bytes=16 << 20)
+    engine.apply(default_config)
+    faq = "How do I update my billing address?"
+    vector = _core.Embedder(models / "embedder", ort_library=ort_library()).embed_batch([faq])
+    for i in range(20_000):
+        engine.core.warm(f"tenant-{i}", [faq], vector, [answer(1, "Settings > Billing")])
+        if i % 5_000 == 0:
+            stats = engine.core.cache_stats()
+            assert stats.semantic_tenants <= 1_000 and stats.semantic_bytes <= 16 << 20
+    stats = engine.core.cache_stats()
+    assert 0 < stats.semantic_tenants <= 1_000 and 0 < stats.semantic_bytes <= 16 << 20
+    assert stats.semantic_evicted_tenants == 20_000 - stats.semantic_tenants
+    assert stats.semantic_entries == stats.semantic_tenants
+    assert ask(engine, "How can I update my billing address?", tenant="tenant-19999").reason == "cache_semantic"
+    assert ask(engine, "How can I update my billing address?", tenant="tenant-0").reason != "cache_semantic"
+
+
+def test_cache_memory_is_exported_to_metrics(engine: RoutingEngine) -> None:
+    from router_py.telemetry.metrics import exposition, metrics
+
+    first = ask(engine, "Where is my parcel?")
+    engine.core.cache_put(first, answer(first.tier, "On its way"))
+    metrics().watch_caches(engine.core.cache_stats)
+    stats = engine.core.cache_stats()
+    series = {line.split("{")[0] + "/" + line.split('cache="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+              for line in exposition().decode().splitlines()
+              if line.startswith("llm_router_cache_") and 'cache="' in line}
+    assert series["llm_router_cache_memory_bytes/semantic"] == stats.semantic_bytes > 0
+    assert series["llm_router_cache_memory_bytes/exact"] == stats.exact_bytes > 0
+    assert series["llm_router_cache_entries/semantic"] == series["llm_router_cache_entries/exact"] == 1
+    assert series["llm_router_cache_tenants/semantic"] == 1
+
+
+def test_answers_are_shared_only_within_one_context_and_served_to_a_pin_only_from_its_model(engine: RoutingEngine) -> None:
+    brief = '{"turns":[["system","Be brief."],["user",null]]}'
+    request = RouteRequest(tenant="acme", text="What are your opening hours?", context=brief)
+    first = engine.decide(request)
+    engine.core.cache_put(first, answer(first.tier, "9 to 5"))
+    assert engine.decide(request).reason == "cache_exact"
+    assert engine.decide(request.model_copy(update={"context": ""})).cached is None
+    pinned = engine.decide(request.model_copy(update={"pinned_model": "sim-reasoning"}))
+    assert pinned.cached is None
+    assert "cache_exact hit refused: pinned to sim-reasoning, answer from sim-fast-a" in pinned.trail
+    assert engine.decide(request.model_copy(update={"pinned_model": "sim-fast"})).reason == "cache_exact"
