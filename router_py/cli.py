@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import ValidationError
@@ -16,6 +17,9 @@ from router_py.config.manifests import ManifestError
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.runtime import RuntimeSetupError, model_dir, ort_library
+
+if TYPE_CHECKING:
+    from router_py.service.tls import TlsFiles
 
 EXPECTED_ERRORS = (
     ManifestError,
@@ -77,18 +81,43 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-loop-lag-ms", type=float, default=25.0,
                        help="refuse new requests (429) while the event loop runs this late")
     serve.add_argument("--max-decision-wait-ms", type=float, default=20.0,
-                       help="refuse a growing share of new requests (429) while decisions take longer than this, queue included (averaged over ~100 ms)")
+                       help="refuse a growing share of new requests (429) while decisions wait for the decide "
+                            "thread longer than this or 16 decisions' worth, whichever is longer (averaged over "
+                            "~100 ms); never while no other request is in progress")
+    serve.add_argument("--embedder-variant", default=os.environ.get("LLM_ROUTER_EMBEDDER_VARIANT", "default"),
+                       choices=("default", "int8", "int8_vnni", "fp32"),
+                       help="the embedder graph: default picks int8_vnni on CPUs with VNNI, else int8")
     serve.add_argument("--drain-seconds", type=float, default=20.0, help="grace for in-flight requests on SIGTERM")
     serve.add_argument("--snapshot-dir", type=Path, default=os.environ.get("LLM_ROUTER_SNAPSHOT_DIR") or None,
                        help="restore the semantic cache from here on start, save it on shutdown")
+    serve.add_argument("--cache-sweep-seconds", type=float, default=30.0,
+                       help="how often expired semantic cache entries are freed (default %(default)s)")
+    serve.add_argument("--semantic-max-tenants", type=int, default=10_000,
+                       help="tenants in the semantic cache; least recently used dropped past it (default %(default)s)")
+    serve.add_argument("--semantic-max-bytes", type=int, default=512 << 20,
+                       help="semantic cache memory; least recently used tenants dropped past it (default %(default)s)")
     serve.add_argument("--log-level", default=os.environ.get("LLM_ROUTER_LOG_LEVEL", "INFO"))
+    serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024,
+                       help="largest request body (HTTP 413) or gRPC message (RESOURCE_EXHAUSTED), unread past it (default %(default)s)")
+    serve.add_argument("--max-messages", type=int, default=256, help="most messages in one request, else 400 (default %(default)s)")
+    serve.add_argument("--max-input-tokens", type=int, default=200_000,
+                       help="largest conversation in tokens, estimated at 4 characters a token, else 400 (default %(default)s)")
+    serve.add_argument("--api-keys", type=Path, default=os.environ.get("LLM_ROUTER_API_KEYS") or None,
+                       help="the callers' hashed API keys (YAML/JSON; `llm-router keys new`), re-read on change; "
+                            "without it auth is off and the x-llm-router-tenant header is believed")
+    serve.add_argument("--tls-cert", type=Path, default=os.environ.get("LLM_ROUTER_TLS_CERT") or None,
+                       help="PEM certificate (chain) for both ports, re-read on change; with --tls-key")
+    serve.add_argument("--tls-key", type=Path, default=os.environ.get("LLM_ROUTER_TLS_KEY") or None,
+                       help="PEM private key of --tls-cert")
     serve.set_defaults(handler=_serve)
 
     from router_py.eval.cli import add_eval_commands
     from router_py.mock.cli import add_mock_command
+    from router_py.service.keys_cli import add_keys_command
 
     add_eval_commands(sub)
     add_mock_command(sub)
+    add_keys_command(sub)
     return parser
 
 
@@ -118,6 +147,7 @@ def _route(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
+    from router_py.service.limits import RequestLimits
     from router_py.service.serve import ServeOptions, serve
     from router_py.telemetry.logs import configure
 
@@ -126,10 +156,21 @@ def _serve(args: argparse.Namespace) -> int:
                            max_in_flight=args.max_in_flight, max_decision_backlog=args.max_decision_backlog,
                            max_loop_lag_ms=args.max_loop_lag_ms,
                            max_decision_wait_ms=args.max_decision_wait_ms, drain_s=args.drain_seconds,
-                           snapshot_dir=args.snapshot_dir)
+                           snapshot_dir=args.snapshot_dir, embedder_variant=args.embedder_variant, api_keys=args.api_keys, tls=_tls_files(args),
+                           limits=RequestLimits(max_body_bytes=args.max_body_bytes, max_messages=args.max_messages,
+                                                max_input_tokens=args.max_input_tokens),
+                           cache_sweep_interval_s=args.cache_sweep_seconds,
+                           semantic_max_tenants=args.semantic_max_tenants, semantic_max_bytes=args.semantic_max_bytes)
     import uvloop
-    uvloop.run(serve(options))
-    return 0
+    return uvloop.run(serve(options))
+
+
+def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    from router_py.service.tls import TlsFiles
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    return None if args.tls_cert is None else TlsFiles(cert=args.tls_cert, key=args.tls_key)
 
 
 def _demo() -> int:

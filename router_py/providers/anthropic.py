@@ -55,6 +55,8 @@ class MessagesBody(BaseModel):
     messages: list[AnthropicMessage]
     system: str | None = None
     temperature: float | None = None
+    top_p: float | None = None
+    stop_sequences: list[str] | None = None
     stream: bool | None = None
 
 
@@ -206,6 +208,11 @@ class AnthropicClient(HttpProvider):
             system="\n\n".join(system) or None,
             # The API's range is 0..1 where OpenAI's is 0..2; past 1 is "as random as it gets" on both.
             temperature=None if request.temperature is None else min(request.temperature, 1.0),
+            top_p=request.top_p,
+            stop_sequences=request.stop,
+            # No `seed`: the Messages API has none. OpenAI documents seed as best effort
+            # (determinism is not guaranteed), so a provider without it still keeps that promise;
+            # refusing it would fail a request only when it happened to be routed here.
             stream=True if stream else None,
         )
 

@@ -56,6 +56,9 @@ class ChatCompletionBody(_Body):
     messages: list[ChatMessage]
     max_tokens: int | None = None
     temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
     response_format: ResponseFormat | None = None
     logprobs: bool | None = None
     stream: bool | None = None
@@ -145,6 +148,9 @@ class OpenAIClient(HttpProvider):
             messages=request.messages,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop,
+            seed=request.seed,
             response_format=None if schema is None else ResponseFormat(json_schema=JsonSchemaFormat(schema=schema)),
             # A stream has nowhere to carry a verifier score: only whole answers are gated.
             logprobs=True if request.logprobs and not stream else None,

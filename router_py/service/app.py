@@ -61,6 +61,7 @@ class RouterService:
         self.report_due = asyncio.Event()
         self._listeners: list[ReadinessListener] = []
         metrics().watch_breakers(lambda: [(b.provider, b.state) for b in engine.core.breaker_states()])
+        metrics().watch_caches(engine.core.cache_stats)
 
     # -- config -------------------------------------------------------------------------------
 

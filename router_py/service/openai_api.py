@@ -8,12 +8,17 @@ back in the `llm_router` field of the response and in `x-llm-router-*` response 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -23,93 +28,207 @@ from router_py.ids import new_id
 from router_py.providers.types import ChatMessage
 from router_py.routing.request import DecisionRecord
 from router_py.service.app import RouterService
-from router_py.service.errors import ErrorInfo, classify
+from router_py.service.auth import Authenticator, HttpAuth
+from router_py.service.errors import (
+    UNAVAILABLE_RETRY_S,
+    BadRequestError,
+    Draw,
+    ErrorInfo,
+    PayloadTooLargeError,
+    classify,
+    jittered,
+    retry_after_header,
+)
+from router_py.service.limits import RequestLimits
 from router_py.telemetry.metrics import exposition, metrics
 
 API = "http.chat"
+log = logging.getLogger("llm_router.http")
+
+
+# The request fields the router accepts; any other is refused (400 naming it), never ignored.
+#
+# Honoured: model ("auto" routes, a model or provider name pins), messages, stream,
+#   stream_options.include_usage, max_tokens / max_completion_tokens, temperature, top_p, stop (a
+#   string or up to 4), seed (best effort, as OpenAI documents it: not sent to Anthropic, whose
+#   API has none), response_format (text, json_object, json_schema: checked by the acceptance
+#   gate), n (1 only), user (tenant/user limits and the decision log; not forwarded), metadata
+#   (it only tags completions stored with `store`, and the router stores none).
+# Accepted at their neutral value only (what OpenAI does when they are absent), since not every
+#   provider a request may be routed to can honour anything else: see NEUTRAL_ONLY.
+# Refused, not supported yet (the router does not pass tools to providers): TOOL_FIELDS, and
+#   messages with role `tool` / `function` or carrying `tool_calls` / `function_call`.
+NEUTRAL_ONLY: dict[str, tuple[object, ...]] = {
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "logit_bias": ({},),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "store": (False,),
+    "service_tier": ("auto", "default"),
+}
+TOOL_FIELDS = ("tools", "tool_choice", "functions", "function_call", "parallel_tool_calls")
+NO_TOOLS = "tool calling is not supported yet: the router does not pass tools to providers"
+# Message fields an assistant message echoed back from a response carries; only their empty
+# value is accepted, as anything else would be dropped on the way to the provider.
+MESSAGE_NULL_ONLY = ("name", "refusal", "annotations", "audio")
 
 
 class _TextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     type: Literal["text"]
     text: str
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+    # `tool` and `function` are listed so they get the tool refusal, not "not a valid role".
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[_TextPart] | None = None
+    tool_calls: Any = None
+    function_call: Any = None
+    tool_call_id: Any = None
+    name: Any = None
+    refusal: Any = None
+    annotations: Any = None
+    audio: Any = None
+
+    @field_validator("role")
+    @classmethod
+    def _no_tool_role(cls, role: str) -> str:
+        if role in ("tool", "function"):
+            raise ValueError(f"{role} messages are not supported: {NO_TOOLS}")
+        return role
+
+    @field_validator("tool_calls", "function_call", "tool_call_id")
+    @classmethod
+    def _no_tool_calls(cls, value: Any) -> Any:
+        if value is not None and value != []:
+            raise ValueError(NO_TOOLS)
+        return value
+
+    @field_validator(*MESSAGE_NULL_ONLY)
+    @classmethod
+    def _null_only(cls, value: Any) -> Any:
+        if value is not None and value != []:
+            raise ValueError("not supported: only null is accepted (it would not reach the provider)")
+        return value
 
     def chat(self) -> ChatMessage:
         text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content or [])
-        return ChatMessage(role="system" if self.role == "developer" else self.role, content=text)
+        return ChatMessage(role=_ROLES[self.role], content=text)
+
+
+# `tool` and `function` never get here (refused above); `developer` is OpenAI's new `system`.
+_ROLES: dict[str, Literal["system", "user", "assistant"]] = {
+    "system": "system", "developer": "system", "user": "user", "assistant": "assistant",
+}
 
 
 class _JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = "response"
+    description: str | None = None
     schema_: dict[str, Any] = Field(alias="schema")
     strict: bool | None = None
 
 
 class _ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     type: Literal["text", "json_object", "json_schema"]
     json_schema: _JsonSchemaFormat | None = None
 
 
 class _StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     include_usage: bool = False
 
 
 class ChatCompletionBody(BaseModel):
-    """The fields of OpenAI's request the router acts on; others (top_p, seed...) are accepted
-    and not forwarded, as the routed model may not support them."""
+    """OpenAI's request, strictly: the fields listed above, each checked (`extra="forbid"`)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
     messages: list[_Message] = Field(min_length=1)
     stream: bool = False
     stream_options: _StreamOptions | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    seed: int | None = None
     response_format: _ResponseFormat | None = None
     user: str | None = None
+    metadata: dict[str, str] | None = Field(default=None, max_length=16)
     n: int = Field(default=1, ge=1, le=1)
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    tools: Any = None
+    tool_choice: Any = None
+    functions: Any = None
+    function_call: Any = None
+    parallel_tool_calls: Any = None
 
-    def completion_request(self, request_id: str, headers: dict[str, str]) -> CompletionRequest:
+    @field_validator(*NEUTRAL_ONLY)
+    @classmethod
+    def _neutral(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = NEUTRAL_ONLY[info.field_name or ""]
+        if value is not None and value not in allowed:
+            words = " or ".join(json.dumps(a) for a in allowed)
+            raise ValueError(f"only {words} is supported: not every provider the request may be routed to "
+                             "can honour another value")
+        return value
+
+    @field_validator(*TOOL_FIELDS)
+    @classmethod
+    def _no_tools(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(NO_TOOLS)
+        return value
+
+    def completion_request(self, request_id: str, router: dict[str, Any]) -> CompletionRequest:
+        """`router`: what the x-llm-router-* headers said (`_router_headers`)."""
         schema: dict[str, Any] | None = None
         if self.response_format is not None and self.response_format.type == "json_schema":
             if self.response_format.json_schema is None:
-                raise _invalid("response_format.json_schema", "required when type is json_schema")
+                raise BadRequestError("response_format.json_schema", "required when type is json_schema")
             schema = self.response_format.json_schema.schema_
         elif self.response_format is not None and self.response_format.type == "json_object":
             schema = {"type": "object"}
         return CompletionRequest.model_validate({
             "request_id": request_id,
-            "tenant": headers.get("x-llm-router-tenant") or "default",
             "user": self.user,
             "messages": [m.chat() for m in self.messages],
-            "min_tier": headers.get("x-llm-router-min-tier"),
-            "max_tier": headers.get("x-llm-router-max-tier"),
-            "region": headers.get("x-llm-router-region"),
             "response_schema": schema,
             "max_tokens": self.max_completion_tokens or self.max_tokens,
             "temperature": self.temperature,
+            "top_p": self.top_p,
+            # OpenAI takes one string or a list; the router carries a list.
+            "stop": [self.stop] if isinstance(self.stop, str) else self.stop or None,
+            "seed": self.seed,
             "pinned_model": None if self.model == "auto" else self.model,
+            **router,
         })
 
 
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError.from_exception_data("ChatCompletionBody", [
-        {"type": "value_error", "loc": tuple(field.split(".")), "input": None, "ctx": {"error": ValueError(message)}}
-    ])
-
-
-def _error_response(info: ErrorInfo) -> JSONResponse:
+def _error_response(info: ErrorInfo, draw: Draw = random.random) -> JSONResponse:
     param = info.violations[0].field if info.violations else None
     body = {"error": {"message": info.message, "type": info.kind, "param": param, "code": info.grpc_code.name.lower()}}
-    headers = {"retry-after": f"{max(1, round(info.retry_after_s))}"} if info.retry_after_s is not None else None
+    headers = None
+    if info.retry_after_s is not None:
+        headers = {"retry-after": retry_after_header(jittered(info.retry_after_s, draw), info.retry_after_s)}
     return JSONResponse(body, status_code=info.http_status, headers=headers)
 
 
@@ -141,9 +260,13 @@ def _decision_headers(d: DecisionRecord) -> dict[str, str]:
 
 
 class OpenAIApp:
-    def __init__(self, service: RouterService) -> None:
+    def __init__(self, service: RouterService, auth: Authenticator | None = None, *,
+                 limits: RequestLimits | None = None, draw: Draw = random.random) -> None:
         self._service = service
-        self.app = Starlette(routes=[
+        self._limits = limits or RequestLimits()
+        self._draw = draw  # Retry-After jitter, uniform in [0, 1)
+        self._auth = auth or Authenticator()
+        self.app = Starlette(middleware=[Middleware(HttpAuth, auth=self._auth)], routes=[
             Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
@@ -157,9 +280,8 @@ class OpenAIApp:
         try:
             # Refuse before reading and parsing the body: past capacity, a refusal must be cheap.
             self._service.admission.check(API)
-            body = ChatCompletionBody.model_validate_json(await request.body())
-            completion_request = body.completion_request(request_id, dict(request.headers))
-            deadline = self._service.deadline(_deadline_header(request))
+            body, completion_request, timeout_s = await self._parse(request, request_id)
+            deadline = self._service.deadline(timeout_s)
             if body.stream:
                 include_usage = body.stream_options is not None and body.stream_options.include_usage
                 return await self._stream(completion_request, deadline, include_usage, started)
@@ -168,6 +290,25 @@ class OpenAIApp:
             return self._failed(e, started)
         metrics().count_request(API, "200", started)
         return JSONResponse(_completion_body(completion, int(time.time())), headers=_decision_headers(completion.decision))
+
+    async def _parse(self, request: Request, request_id: str) -> tuple[ChatCompletionBody, CompletionRequest, float | None]:
+        """The body and headers, checked. Whatever goes wrong here is the request's doing: it
+        is a 400 (or 413), never a 500, even where the error is not one we foresaw."""
+        try:
+            router = _router_headers(request.headers)
+            timeout_s = router.pop("timeout_s")
+            body = ChatCompletionBody.model_validate_json(await _read_body(request, self._limits.max_body_bytes))
+            try:
+                completion_request = body.completion_request(request_id, router)
+            except ValidationError as e:
+                raise _named_for_headers(e) from None
+            self._limits.check(completion_request)
+        except (ValidationError, BadRequestError):
+            raise
+        except Exception as e:
+            log.warning("request refused: unforeseen parse error", exc_info=e)
+            raise BadRequestError("(request)", f"cannot be parsed ({type(e).__name__})") from e
+        return body, completion_request, timeout_s
 
     async def _stream(self, request: CompletionRequest, deadline: float, include_usage: bool, started: float) -> Response:
         items = self._service.stream(request, deadline, api=API + ".stream")
@@ -207,7 +348,7 @@ class OpenAIApp:
     def _failed(self, error: Exception, started: float) -> JSONResponse:
         info = classify(error)
         metrics().count_request(API, str(info.http_status), started)
-        return _error_response(info)
+        return _error_response(info, self._draw)
 
     async def models(self, _: Request) -> Response:
         live = self._service.pipeline.live if self._service.ready else None
@@ -220,18 +361,94 @@ class OpenAIApp:
 
     async def readyz(self, _: Request) -> Response:
         s = self._service
-        body = {"ready": s.ready, "revision": s.revision, "draining": s.draining, "last_error": s.last_error}
-        return JSONResponse(body, status_code=200 if s.ready else 503)
+        body = {"ready": s.ready, "revision": s.revision, "draining": s.draining, "last_error": s.last_error,
+                **self._auth.status().model_dump(exclude_none=True)}
+        if s.ready:
+            return JSONResponse(body)
+        retry = retry_after_header(jittered(UNAVAILABLE_RETRY_S, self._draw), UNAVAILABLE_RETRY_S)
+        return JSONResponse(body, status_code=503, headers={"retry-after": retry})
 
     async def metrics(self, _: Request) -> Response:
         return Response(exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _deadline_header(request: Request) -> float | None:
-    raw = request.headers.get("x-llm-router-timeout-ms")
+# Router inputs OpenAI's schema has no field for. Any other `x-llm-router-*` request header is
+# refused: a misspelt one would otherwise be ignored and the request routed as if it were absent.
+ROUTER_HEADERS = frozenset({"x-llm-router-tenant", "x-llm-router-min-tier", "x-llm-router-max-tier",
+                            "x-llm-router-region", "x-llm-router-timeout-ms"})
+
+
+def _router_headers(headers: Headers) -> dict[str, Any]:
+    """CompletionRequest's fields from the headers, plus `timeout_s`; a bad value is a 400
+    naming the header. An absent tenant is `default` (an unmodified OpenAI client sends none);
+    a blank one is refused."""
+    for name in headers:
+        if name.startswith("x-llm-router-") and name not in ROUTER_HEADERS:
+            raise BadRequestError(name, f"not a router header (known: {', '.join(sorted(ROUTER_HEADERS))})")
+    for name in ROUTER_HEADERS:
+        if len(headers.getlist(name)) > 1:
+            raise BadRequestError(name, "sent more than once")
+    tenant = headers.get("x-llm-router-tenant")
+    region = headers.get("x-llm-router-region")
+    for name, value in (("x-llm-router-tenant", tenant), ("x-llm-router-region", region)):
+        if value is not None and not value.strip():
+            raise BadRequestError(name, "must not be empty")
+    return {
+        "tenant": "default" if tenant is None else tenant.strip(),
+        "region": None if region is None else region.strip(),
+        "min_tier": _tier(headers, "x-llm-router-min-tier"),
+        "max_tier": _tier(headers, "x-llm-router-max-tier"),
+        "timeout_s": _timeout_s(headers),
+    }
+
+
+# CompletionRequest fields that came from a header: a refusal names the header the caller sent.
+_HEADER_OF = {"tenant": "x-llm-router-tenant", "region": "x-llm-router-region", "request_id": "x-request-id"}
+
+
+def _named_for_headers(error: ValidationError) -> ValidationError:
+    found = error.errors()
+    if not any(e["loc"] and e["loc"][0] in _HEADER_OF for e in found):
+        return error
+    renamed: list[Any] = [
+        {"type": e["type"], "input": e["input"], "ctx": e.get("ctx", {}),
+         "loc": (_HEADER_OF[e["loc"][0]], *e["loc"][1:]) if e["loc"] and e["loc"][0] in _HEADER_OF else e["loc"]}
+        for e in found
+    ]
+    return ValidationError.from_exception_data(error.title, renamed)
+
+
+def _tier(headers: Headers, name: str) -> int | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    if raw.strip() not in ("1", "2", "3"):
+        raise BadRequestError(name, f"must be 1, 2 or 3, not {raw[:20]!r}")
+    return int(raw)
+
+
+def _timeout_s(headers: Headers) -> float | None:
+    raw = headers.get("x-llm-router-timeout-ms")
     if raw is None:
         return None
     try:
-        return max(0.0, float(raw) / 1000)
-    except ValueError as e:
-        raise _invalid("x-llm-router-timeout-ms", f"{raw!r} is not a number of milliseconds") from e
+        ms = float(raw)
+    except ValueError:
+        ms = math.nan
+    if not math.isfinite(ms) or ms <= 0:
+        raise BadRequestError("x-llm-router-timeout-ms", f"must be a positive number of milliseconds, not {raw[:20]!r}")
+    return ms / 1000
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """At most `limit` bytes: a declared length over it is refused before a byte is read, and
+    a chunked body is counted as it arrives, so an oversized body is never held whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError("(body)", f"{declared} bytes; at most {limit} are accepted")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLargeError("(body)", f"over {limit} bytes; at most {limit} are accepted")
+    return bytes(body)

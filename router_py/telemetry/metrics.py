@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Protocol
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -16,6 +17,29 @@ from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import REGISTRY, generate_latest
 
 BREAKER_LEVEL = {"closed": 0, "half-open": 1, "open": 2}
+
+# One scrape reads the gauges below one after another: they share one reading of the caches
+# (walking every semantic tenant) when it is at most this old.
+CACHE_READING_TTL_S = 1.0
+
+
+class CacheCounts(Protocol):
+    """What `_core.Router.cache_stats()` returns."""
+
+    @property
+    def semantic_tenants(self) -> int: ...
+    @property
+    def semantic_entries(self) -> int: ...
+    @property
+    def semantic_bytes(self) -> int: ...
+    @property
+    def semantic_evicted_tenants(self) -> int: ...
+    @property
+    def exact_entries(self) -> int: ...
+    @property
+    def exact_bytes(self) -> int: ...
+    @property
+    def limiter_buckets(self) -> int: ...
 
 
 class Metrics:
@@ -37,6 +61,22 @@ class Metrics:
         self._lock = threading.Lock()
         meter.create_observable_gauge("llm_router_breaker_state", callbacks=[self._observe_breakers],
                                       description="0 closed, 1 half-open, 2 open")
+        self._caches: Callable[[], CacheCounts] | None = None
+        self._cache_reading: tuple[float, CacheCounts] | None = None
+        meter.create_observable_gauge("llm_router_cache_memory", unit="By", callbacks=[self._observe_cache_bytes],
+                                      description="Cache memory by cache (semantic: resident estimate; exact: "
+                                                  "bytes charged against its budget)")
+        meter.create_observable_gauge("llm_router_cache_entries", callbacks=[self._observe_cache_entries],
+                                      description="Cache entries by cache (semantic: expired ones not yet swept "
+                                                  "included)")
+        meter.create_observable_gauge("llm_router_cache_tenants", callbacks=[self._observe_cache_tenants],
+                                      description="Tenants with semantic cache entries")
+        meter.create_observable_counter("llm_router_cache_evicted_tenants",
+                                        callbacks=[self._observe_cache_evictions],
+                                        description="Tenants dropped whole from the semantic cache to stay "
+                                                    "within its tenant or byte bound")
+        meter.create_observable_gauge("llm_router_rate_limit_buckets", callbacks=[self._observe_limiter],
+                                      description="Rate-limit buckets held (tenants limited recently)")
 
     def count_request(self, api: str, code: str, started: float) -> None:
         """One finished request: its outcome (gRPC code or HTTP status) and its duration since
@@ -53,6 +93,47 @@ class Metrics:
         with self._lock:
             states = self._breakers
         return [Observation(BREAKER_LEVEL.get(state, 2), {"provider": p}) for p, state in states()]
+
+    def watch_caches(self, counts: Callable[[], CacheCounts]) -> None:
+        """`counts` reads the caches' occupancy when Prometheus scrapes."""
+        with self._lock:
+            self._caches = counts
+            self._cache_reading = None
+
+    def _cache_counts(self) -> CacheCounts | None:
+        with self._lock:
+            counts, reading = self._caches, self._cache_reading
+        if counts is None:
+            return None
+        now = time.monotonic()
+        if reading is not None and now - reading[0] <= CACHE_READING_TTL_S:
+            return reading[1]
+        fresh = counts()
+        with self._lock:
+            self._cache_reading = (now, fresh)
+        return fresh
+
+    def _observe_cache_bytes(self, _: CallbackOptions) -> Iterable[Observation]:
+        c = self._cache_counts()
+        return [] if c is None else [Observation(c.semantic_bytes, {"cache": "semantic"}),
+                                     Observation(c.exact_bytes, {"cache": "exact"})]
+
+    def _observe_cache_entries(self, _: CallbackOptions) -> Iterable[Observation]:
+        c = self._cache_counts()
+        return [] if c is None else [Observation(c.semantic_entries, {"cache": "semantic"}),
+                                     Observation(c.exact_entries, {"cache": "exact"})]
+
+    def _observe_cache_tenants(self, _: CallbackOptions) -> Iterable[Observation]:
+        c = self._cache_counts()
+        return [] if c is None else [Observation(c.semantic_tenants, {"cache": "semantic"})]
+
+    def _observe_cache_evictions(self, _: CallbackOptions) -> Iterable[Observation]:
+        c = self._cache_counts()
+        return [] if c is None else [Observation(c.semantic_evicted_tenants, {"cache": "semantic"})]
+
+    def _observe_limiter(self, _: CallbackOptions) -> Iterable[Observation]:
+        c = self._cache_counts()
+        return [] if c is None else [Observation(c.limiter_buckets)]
 
 
 @cache
