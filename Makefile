@@ -78,12 +78,14 @@ typecheck: ## mypy over router_py, checking the extension's .pyi stubs
 demo: setup ## Route a held-out workload on the embedded default and print what it saves
 	$(VENV)/bin/llm-router demo
 
-bench: setup tools ## Decision, service (vs LiteLLM) and apply-to-live benchmarks; classifier on the hold-out
+bench: setup tools ## Decision, service (vs LiteLLM) and apply-to-live benchmarks; classifier on the hold-out; long request fuzz
 	ORT_DYLIB_PATH=$(ORT_LIB) $(PY) benches/run.py
 	ORT_DYLIB_PATH=$(ORT_LIB) cargo run -q --release -p router_core --example guard_eval -- --from 0.75
 	$(VENV)/bin/llm-router eval golden data/routing/holdout.jsonl
 	$(PY) benches/apply_to_live.py
 	$(PY) benches/service_bench.py
+	$(PY) benches/memory_bench.py
+	$(PY) benches/fuzz.py
 
 clean: ## Remove the local virtualenv (the shared cache stays)
 	rm -rf $(VENV)

@@ -33,6 +33,11 @@ Names. Every object name starts with the release's full name, so releases never 
 {{- printf "%s-config" (include "llm-router.fullname" .) }}
 {{- end }}
 
+{{/* The Secret holding the callers' hashed API keys (auth.secretName, else <fullname>-api-keys). */}}
+{{- define "llm-router.authSecretName" -}}
+{{- .Values.auth.secretName | default (printf "%s-api-keys" (include "llm-router.fullname" .)) }}
+{{- end }}
+
 {{- define "llm-router.headlessServiceName" -}}
 {{- printf "%s-headless" (include "llm-router.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -6,25 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import AsyncExitStack
 from typing import Any
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from router_py.accounting.ledger import Ledger
-from router_py.complete.failover import Failover
-from router_py.complete.pipeline import Pipeline
 from router_py.complete.request import Completion, CompletionRequest
 from router_py.config.schema import RouterConfig
-from router_py.mock.server import MockProvider
-from router_py.providers.pool import ProviderPool
 from router_py.complete.verifier import parse_score
 from router_py.providers.types import ChatMessage, ChatResult, Usage
 from router_py.routing.engine import RoutingEngine
 from router_py.telemetry.tracing import add_processor
-
-PROFILES = {1: "fast", 2: "smart", 3: "reasoning"}
+from support.pipelines import mock_pipeline
 
 
 def _config(default: RouterConfig, urls: dict[str, str], gate: dict[str, Any], tier1_api: str) -> RouterConfig:
@@ -41,17 +34,7 @@ def _config(default: RouterConfig, urls: dict[str, str], gate: dict[str, Any], t
 
 async def _complete(engine: RoutingEngine, default: RouterConfig, gate: dict[str, Any], text: str,
                     tier1_api: str = "openai") -> Completion:
-    async with AsyncExitStack() as stack:
-        urls = {}
-        for tier in default.tiers:
-            for p in tier.providers:
-                mock = await stack.enter_async_context(MockProvider(PROFILES[tier.tier]))
-                mock.faults = mock.faults.model_copy(update={"latency_scale": 0.0})
-                urls[p.name] = mock.base_url
-        pool = ProviderPool([])
-        stack.push_async_callback(pool.aclose)
-        pipeline = Pipeline(engine, pool, Failover(engine.core, pool, lambda _: None), Ledger())
-        pipeline.configure(_config(default, urls, gate, tier1_api))
+    async with mock_pipeline(engine, default, lambda urls: _config(default, urls, gate, tier1_api)) as pipeline:
         request = CompletionRequest(request_id="v", tenant="verifier",
                                     messages=[ChatMessage(role="user", content=text)])
         return await pipeline.complete(request, time.monotonic() + 30, api="test")

@@ -69,7 +69,9 @@ def test_probes_and_metrics(calm: Fleet) -> None:
     httpx.post(f"{calm.http_url}/v1/chat/completions", json={"model": "auto", "messages": [{"role": "user", "content": "hey"}]})
     text = httpx.get(f"{calm.http_url}/metrics").text
     for series in ("llm_router_requests_total", "llm_router_decisions_total", "llm_router_cost_usd_total",
-                   "llm_router_breaker_state", "llm_router_request_duration_seconds_bucket"):
+                   "llm_router_breaker_state", "llm_router_request_duration_seconds_bucket",
+                   'llm_router_cache_memory_bytes{cache="semantic"', 'llm_router_cache_entries{cache="exact"',
+                   "llm_router_cache_tenants", "llm_router_rate_limit_buckets"):
         assert series in text, series
 
 

@@ -58,7 +58,8 @@ def test_past_capacity_requests_are_refused_at_once(small_fleet: Fleet) -> None:
     outcomes, slowest_refusal_s, retry_after = asyncio.run(_burst(small_fleet.grpc_target, 12))
     assert outcomes == Counter({"OK": 4, "RESOURCE_EXHAUSTED": 8})
     assert slowest_refusal_s < SLOW_MS / 1000, "a refusal must not wait for capacity"
-    assert retry_after and all(float(v) > 0 for v in retry_after)
+    assert retry_after and all(float(v) >= 1 for v in retry_after)
+    assert len(set(retry_after)) > 1, "refused together, told to come back together: no jitter"
 
 
 def test_http_overload_is_a_429_with_retry_after(small_fleet: Fleet) -> None:

@@ -155,6 +155,15 @@ def test_notes_tell_how_to_check_policies_and_the_short_names_work(
     # The example tiers read keys from a Secret the default values do not mount: NOTES says so.
     assert "WARNING" in dev.install_output and "llm-provider-keys" in dev.install_output
     assert "WARNING" not in releases["prod"].install_output
+    # Auth is on in both: NOTES says how to make a key and the Secret the pods wait for.
+    for release in releases.values():
+        assert "llm-router keys new --tenant" in release.install_output
+        assert "Bearer <your key>" in release.install_output and "Auth is OFF" not in release.install_output
+    assert f"kubectl create secret generic {FULLNAME}-api-keys" in dev.install_output
+    assert "kubectl create secret generic llm-router-api-keys" in releases["prod"].install_output
+    # Only production is given a certificate.
+    assert "http://localhost:8080/v1" in dev.install_output and "-plaintext" in dev.install_output
+    assert "https://localhost:8080/v1" in releases["prod"].install_output
 
 
 def can_i(cluster: KubeCluster, namespace: str, account: str, verb: str, resource: str, *extra: str) -> bool:

@@ -18,6 +18,9 @@ RELEASE, NAMESPACE = "prod", "llm-prod"
 FULLNAME = "prod-llm-router"
 CONFIGMAP = f"{FULLNAME}-config"
 SECRETS_DIR = "/var/run/secrets/llm-router"
+# The callers' hashed API keys and the TLS pair, apart from the provider keys' folder (a provider
+# Secret may have any name).
+AUTH_DIR, TLS_DIR = "/var/run/llm-router/auth", "/var/run/llm-router/tls"
 
 # Kinds rendered with default values (the test Pod is the `helm test` hook).
 DEFAULT_KINDS = Counter(
@@ -157,7 +160,7 @@ def test_router_writes_only_to_emptydirs(docs: list[Doc]) -> None:
         assert "emptyDir" in volumes[mounts[path]["name"]], path
         assert volumes[mounts[path]["name"]]["emptyDir"]["sizeLimit"]
     for path, mount in mounts.items():
-        if path.startswith(SECRETS_DIR):
+        if path.startswith((SECRETS_DIR, AUTH_DIR, TLS_DIR)):
             assert mount["readOnly"] is True
 
 
@@ -174,8 +177,11 @@ def test_router_container_contract(docs: list[Doc]) -> None:
     assert env["LLM_ROUTER_MODEL_DIR"] == "/models"
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"grpc": 50051, "http": 8080}
-    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # Production values give a certificate: the probes speak TLS too (the kubelet does not verify it).
+    scheme = "HTTPS" if "LLM_ROUTER_TLS_CERT" in env else "HTTP"
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http", "scheme": scheme}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http", "scheme": scheme}
+    assert c["startupProbe"]["httpGet"]["scheme"] == scheme
     assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
     spec = router(docs)["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == FULLNAME
@@ -203,7 +209,8 @@ def test_policy_name_is_the_operators_policy(default: list[Doc], production: lis
 def test_provider_secrets_mount_read_only_under_the_secrets_dir(render: Render) -> None:
     docs = render(RELEASE, NAMESPACE, sets=["providerSecrets={openai-keys,anthropic.keys}"])
     spec = router(docs)["spec"]["template"]["spec"]
-    secret_volumes = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    secret_volumes = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"]
+                      if "secret" in v and v["name"].startswith("provider-secret-")}
     assert sorted(secret_volumes.values()) == ["anthropic.keys", "openai-keys"]
     mounts = {m["name"]: m for m in container(router(docs))["volumeMounts"]}
     for volume, secret in secret_volumes.items():
@@ -309,9 +316,12 @@ def test_helm_test_hook_checks_readiness_and_grpc_health(docs: list[Doc]) -> Non
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert pod["spec"]["restartPolicy"] == "Never"
     [c] = pod["spec"]["containers"]
-    python, flag, script, host = c["command"]
+    python, flag, script, host, auth, tls = c["command"]
     assert (python, flag) == ("python", "-c")
     assert host == f"{FULLNAME}.{NAMESPACE}.svc"
+    # The test pod checks what the router was given: auth on in both, TLS in production only.
+    assert auth == "true"
+    assert tls == ("true" if "LLM_ROUTER_TLS_CERT" in env_of(container(router(docs))) else "false")
     compile(script, "helm-test", "exec")  # valid Python
     for needle in ("/readyz", ":8080", ":50051", "grpc_health", "SERVING"):
         assert needle in script
@@ -396,3 +406,77 @@ def test_scheduling_and_pull_values_reach_the_pods(render: Render) -> None:
     assert "nodeSelector" not in o["spec"] and "annotations" not in o["metadata"]
     assert o["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
     assert "nodeAffinity" in o["spec"]["affinity"]
+
+
+# -- caller identity and TLS ------------------------------------------------------------------
+
+
+def volume_of(deployment: Doc, name: str) -> dict[str, Any] | None:
+    found = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == name]
+    return found[0] if found else None
+
+
+def test_auth_is_on_by_default_with_the_keys_secret_mounted_whole(default: list[Doc]) -> None:
+    d = router(default)
+    c = container(d)
+    assert env_of(c)["LLM_ROUTER_API_KEYS"] == f"{AUTH_DIR}/api-keys.yaml"
+    volume = volume_of(d, "api-keys")
+    assert volume is not None and volume["secret"]["secretName"] == f"{FULLNAME}-api-keys"
+    assert "optional" not in volume["secret"]  # no keys Secret, no router: never an open one
+    [mount] = [m for m in c["volumeMounts"] if m["name"] == "api-keys"]
+    # A subPath mount would never see the Secret change: keys could not be rotated or revoked.
+    assert mount == {"name": "api-keys", "mountPath": AUTH_DIR, "readOnly": True}
+    # No certificate given: plaintext, nothing about TLS.
+    assert volume_of(d, "tls") is None and "LLM_ROUTER_TLS_CERT" not in env_of(c)
+
+
+def test_auth_secret_name_and_key_are_configurable_and_auth_can_be_turned_off(render: Render) -> None:
+    d = router(render(RELEASE, NAMESPACE, sets=["auth.secretName=callers", "auth.secretKey=keys.json"]))
+    assert env_of(container(d))["LLM_ROUTER_API_KEYS"] == f"{AUTH_DIR}/keys.json"
+    volume = volume_of(d, "api-keys")
+    assert volume is not None and volume["secret"]["secretName"] == "callers"
+    off = render(RELEASE, NAMESPACE, sets=["auth.enabled=false"])
+    c = container(router(off))
+    assert "LLM_ROUTER_API_KEYS" not in env_of(c) and volume_of(router(off), "api-keys") is None
+    assert all(m["name"] != "api-keys" for m in c["volumeMounts"])
+    [pod] = by_kind(off, "Pod")
+    assert pod["spec"]["containers"][0]["command"][4] == "false"
+
+
+def test_tls_secret_reaches_both_ports_probes_monitor_and_test_pod(render: Render) -> None:
+    docs = render(RELEASE, NAMESPACE, sets=["tls.secretName=router-tls", "metrics.serviceMonitor.enabled=true"])
+    d = router(docs)
+    c = container(d)
+    env = env_of(c)
+    assert (env["LLM_ROUTER_TLS_CERT"], env["LLM_ROUTER_TLS_KEY"]) == (f"{TLS_DIR}/tls.crt", f"{TLS_DIR}/tls.key")
+    volume = volume_of(d, "tls")
+    assert volume is not None and volume["secret"]["secretName"] == "router-tls"
+    assert {"name": "tls", "mountPath": TLS_DIR, "readOnly": True} in c["volumeMounts"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["scheme"] == "HTTPS", probe
+    [endpoint] = one(docs, "ServiceMonitor", FULLNAME)["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https" and endpoint["tlsConfig"] == {"insecureSkipVerify": True}
+    [pod] = by_kind(docs, "Pod")
+    [check] = pod["spec"]["containers"]
+    assert check["command"][5] == "true"
+    assert {"name": "tls", "mountPath": TLS_DIR, "readOnly": True} in check["volumeMounts"]
+    assert pod["spec"]["volumes"] == [{"name": "tls", "secret": {"secretName": "router-tls"}}]
+    verified = render(RELEASE, NAMESPACE, sets=["tls.secretName=router-tls", "metrics.serviceMonitor.enabled=true",
+                                                "metrics.serviceMonitor.tlsConfig.serverName=r.svc"])
+    [endpoint] = one(verified, "ServiceMonitor", FULLNAME)["spec"]["endpoints"]
+    assert endpoint["tlsConfig"] == {"serverName": "r.svc"}
+
+
+def test_without_tls_the_monitor_scrapes_plain_http(production: list[Doc], render: Render) -> None:
+    docs = render(RELEASE, NAMESPACE, sets=["metrics.serviceMonitor.enabled=true"])
+    [endpoint] = one(docs, "ServiceMonitor", FULLNAME)["spec"]["endpoints"]
+    assert "scheme" not in endpoint and "tlsConfig" not in endpoint
+
+
+def test_production_values_turn_on_auth_and_tls(production: list[Doc]) -> None:
+    env = env_of(container(router(production)))
+    assert env["LLM_ROUTER_API_KEYS"] == f"{AUTH_DIR}/api-keys.yaml"
+    assert env["LLM_ROUTER_TLS_CERT"] == f"{TLS_DIR}/tls.crt"
+    keys, tls = volume_of(router(production), "api-keys"), volume_of(router(production), "tls")
+    assert keys is not None and keys["secret"]["secretName"] == "llm-router-api-keys"
+    assert tls is not None and tls["secret"]["secretName"] == "llm-router-tls"

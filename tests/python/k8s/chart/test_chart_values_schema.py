@@ -19,6 +19,11 @@ BAD_VALUES = {
     "service type outside the enum": ["router.service.type=Ingress"],
     "bad quantity": ["router.cacheSnapshot.sizeLimit=lots"],
     "bad scrape interval": ["metrics.serviceMonitor.interval=often"],
+    "auth switch that is no boolean": ["auth.enabled=maybe"],
+    "keys Secret name that is no DNS name": ["auth.secretName=API_Keys"],
+    "keys file name with a slash": ["auth.secretKey=../keys.yaml"],
+    "TLS Secret name that is no DNS name": ["tls.secretName=My TLS"],
+    "unknown auth key": ["auth.keys=x"],
 }
 
 
