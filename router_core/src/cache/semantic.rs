@@ -438,7 +438,9 @@ impl SemanticCache {
 
     /// Searches under the read lock. When usearch found no free search context (more lookups of
     /// this tenant at once than it has contexts), the index gets more under the write lock and
-    /// the search runs once more.
+    /// the search runs once more, under that lock: with no other search of this tenant running,
+    /// a context is free even once the contexts are at their most (a retry under the read lock
+    /// could meet the same crowd, and a failed search is a miss).
     fn search_with_room<'a>(
         &self,
         index: &'a RwLock<TenantIndex>,
@@ -451,13 +453,11 @@ impl SemanticCache {
         }
         drop(reader);
         let mut writer = index.write();
-        if !writer.add_search_contexts() {
-            return None;
+        if writer.add_search_contexts() {
+            self.recharge(&mut writer);
         }
-        self.recharge(&mut writer);
-        let reader = RwLockWriteGuard::downgrade(writer);
-        let found = reader.search(embedding, k)?;
-        Some((reader, found))
+        let found = writer.search(embedding, k)?;
+        Some((RwLockWriteGuard::downgrade(writer), found))
     }
 
     /// Entries held for `tenant`, counting expired ones not yet swept by `expire`.
