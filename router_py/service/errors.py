@@ -36,6 +36,14 @@ class BadRequestError(ValueError):
         self.description = description
 
 
+def unparsable(error: Exception) -> BadRequestError:
+    """An error neither front end foresaw while turning a request into the router's: the
+    request's doing all the same, so a 400 / INVALID_ARGUMENT, never a 500 (logged, as a parser
+    gap worth closing)."""
+    log.warning("request refused: unforeseen parse error", exc_info=error)
+    return BadRequestError("(request)", f"cannot be parsed ({type(error).__name__})")
+
+
 class PayloadTooLargeError(BadRequestError):
     """Over a size bound checked before the request is parsed: 413 / RESOURCE_EXHAUSTED."""
 

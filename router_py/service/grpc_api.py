@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,13 +27,12 @@ from router_py.ids import new_id
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.service.app import RouterService
 from router_py.service.auth import Authenticator, GrpcAuth
-from router_py.service.errors import BadRequestError, Draw, FieldViolation, classify, jittered
+from router_py.service.errors import BadRequestError, Draw, FieldViolation, classify, jittered, unparsable
 from router_py.service.limits import RequestLimits
 from router_py.telemetry.metrics import metrics
 
 _T = TypeVar("_T")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Router"].full_name
-log = logging.getLogger("llm_router.grpc")
 
 
 class RouterServicer(pb_grpc.RouterServicer):
@@ -150,8 +148,7 @@ def _parsed(parse: Callable[[], _T]) -> _T:
     except (ValidationError, BadRequestError):
         raise
     except Exception as e:
-        log.warning("request refused: unforeseen parse error", exc_info=e)
-        raise BadRequestError("(request)", f"cannot be parsed ({type(e).__name__})") from e
+        raise unparsable(e) from e
 
 
 def _route_request(request: pb.RouteRequest, limits: RequestLimits) -> RouteRequest:

@@ -8,7 +8,6 @@ back in the `llm_router` field of the response and in `x-llm-router-*` response 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import random
 import time
@@ -36,6 +35,7 @@ from router_py.service.errors import (
     ErrorInfo,
     PayloadTooLargeError,
     classify,
+    unparsable,
     jittered,
     retry_after_header,
 )
@@ -43,7 +43,6 @@ from router_py.service.limits import RequestLimits
 from router_py.telemetry.metrics import exposition, metrics
 
 API = "http.chat"
-log = logging.getLogger("llm_router.http")
 
 
 # The request fields the router accepts; any other is refused (400 naming it), never ignored.
@@ -306,8 +305,7 @@ class OpenAIApp:
         except (ValidationError, BadRequestError):
             raise
         except Exception as e:
-            log.warning("request refused: unforeseen parse error", exc_info=e)
-            raise BadRequestError("(request)", f"cannot be parsed ({type(e).__name__})") from e
+            raise unparsable(e) from e
         return body, completion_request, timeout_s
 
     async def _stream(self, request: CompletionRequest, deadline: float, include_usage: bool, started: float) -> Response:
