@@ -28,7 +28,7 @@ def ask(text: str, **fields: object) -> pb.CompleteRequest:
 
 
 def test_route_returns_a_decision_without_calling_a_provider(stub: pb_grpc.RouterStub) -> None:
-    response = stub.Route(pb.RouteRequest(request_id="r-1", tenant="acme",
+    response = stub.Route(pb.RouteRequest(request_id="r-1", tenant="route-only",
                                           messages=[pb.Message(role="user", content="How do I reset my password?")]))
     d = response.decision
     assert response.request_id == "r-1"
