@@ -82,6 +82,10 @@ pub struct SemanticCacheSpec {
     /// Cosine similarity a cached query must reach to be served.
     #[serde(default = "default_similarity_threshold")]
     pub similarity_threshold: f32,
+    /// Score the hit verifier must give the pair (`cache::verify`); 0 turns the verifier off
+    /// and leaves the lexical guard as the only check beside similarity.
+    #[serde(default = "default_verifier_threshold")]
+    pub verifier_threshold: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -283,7 +287,12 @@ impl Default for ExactCacheSpec {
 
 impl Default for SemanticCacheSpec {
     fn default() -> Self {
-        Self { enabled: true, ttl_seconds: default_ttl_seconds(), similarity_threshold: default_similarity_threshold() }
+        Self {
+            enabled: true,
+            ttl_seconds: default_ttl_seconds(),
+            similarity_threshold: default_similarity_threshold(),
+            verifier_threshold: default_verifier_threshold(),
+        }
     }
 }
 
@@ -335,7 +344,10 @@ fn default_ttl_seconds() -> u64 {
     3600
 }
 fn default_similarity_threshold() -> f32 {
-    0.78
+    0.81
+}
+fn default_verifier_threshold() -> f32 {
+    0.91
 }
 fn default_cascade_depth() -> u8 {
     1

@@ -8,7 +8,7 @@ use arc_swap::ArcSwapOption;
 
 use crate::breaker::{Admission, BreakerBoard, BreakerStatus, Outcome, Transition};
 use crate::cache::exact::{normalize, ExactCache};
-use crate::cache::semantic::{Question, SemanticCache, SemanticOptions, SemanticStats};
+use crate::cache::semantic::{HitRule, Question, SemanticCache, SemanticOptions, SemanticStats};
 use crate::cache::{context_digest, CachedAnswer};
 use crate::classify::Classifier;
 use crate::config::CacheSpec;
@@ -325,7 +325,8 @@ impl Router {
 
         let stage = Instant::now();
         if spec.cache.semantic.enabled {
-            let threshold = spec.cache.semantic.similarity_threshold;
+            let semantic = &spec.cache.semantic;
+            let rule = HitRule { similarity: semantic.similarity_threshold, verifier: semantic.verifier_threshold };
             let bounds = HitBounds {
                 floor: choose_tier(policy, &input).tier,
                 floor_source: "policy tier",
@@ -340,7 +341,7 @@ impl Router {
                 }
             };
             let found =
-                self.semantic.lookup_question(&key.tenant, &vector, key.question(), threshold, now_ms(), accept);
+                self.semantic.lookup_question(&key.tenant, &vector, key.question(), rule, now_ms(), accept);
             if let Some(found) = found {
                 stages.semantic_cache_us = micros(stage);
                 let similarity = Some(found.similarity);

@@ -38,7 +38,8 @@ class ExactCacheSpec(_Spec):
 class SemanticCacheSpec(_Spec):
     enabled: bool = True
     ttl_seconds: Annotated[int, Field(gt=0)] = 3600
-    similarity_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.78
+    similarity_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.81
+    verifier_threshold: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.91
 
 
 class CacheSpec(_Spec):

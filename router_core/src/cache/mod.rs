@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub mod exact;
 pub mod guard;
 pub mod semantic;
+pub mod verify;
 
 /// What both caches store: the decision that produced an answer and the answer itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

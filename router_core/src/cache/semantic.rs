@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::guard::Signature;
+use super::verify::Verifier;
 use super::{context_digest, CachedAnswer};
 use crate::error::{CoreError, Result};
 
@@ -153,6 +154,28 @@ impl<'a> Question<'a> {
     }
 }
 
+/// What a cached question must pass to answer a new one: its cosine similarity reaches
+/// `similarity`, the guard finds no conflicting detail, and the verifier scores the pair at
+/// least `verifier` (0 leaves the verifier out).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HitRule {
+    pub similarity: f32,
+    pub verifier: f32,
+}
+
+/// A bare similarity threshold: the guard alone judges the pair.
+impl From<f32> for HitRule {
+    fn from(similarity: f32) -> Self {
+        Self { similarity, verifier: 0.0 }
+    }
+}
+
+impl HitRule {
+    fn verified(&self, question: &str, cached: &str, similarity: f32) -> bool {
+        self.verifier <= 0.0 || Verifier::shipped().score(question, cached, similarity) >= self.verifier
+    }
+}
+
 pub struct SemanticCache {
     opts: SemanticOptions,
     tenants: RwLock<AHashMap<Box<str>, Arc<RwLock<TenantIndex>>>>,
@@ -237,7 +260,7 @@ impl SemanticCache {
         id
     }
 
-    /// The most similar live entry that reaches `threshold` and passes the guard.
+    /// The most similar live entry that passes `rule` (a bare threshold: the guard alone).
     ///
     /// A wrong-sized embedding or an index failure (such as more concurrent searches than the
     /// index has search contexts) is a miss: the cache never fails a request.
@@ -246,24 +269,25 @@ impl SemanticCache {
         tenant: &str,
         embedding: &[f32],
         query: &str,
-        threshold: f32,
+        rule: impl Into<HitRule>,
         now_ms: u64,
     ) -> Option<SemanticHit> {
-        self.lookup_question(tenant, embedding, Question::alone(query), threshold, now_ms, |_| true)
+        self.lookup_question(tenant, embedding, Question::alone(query), rule, now_ms, |_| true)
     }
 
-    /// The most similar live entry filed under the same context that reaches `threshold`,
-    /// passes the guard and that `accept` takes (the router's policy check, called with the
+    /// The most similar live entry filed under the same context that passes `rule` and that
+    /// `accept` takes (the router's policy check, called with the
     /// tenant's index read-locked, so it must not touch this cache).
     pub fn lookup_question(
         &self,
         tenant: &str,
         embedding: &[f32],
         question: Question<'_>,
-        threshold: f32,
+        rule: impl Into<HitRule>,
         now_ms: u64,
         mut accept: impl FnMut(&CachedAnswer) -> bool,
     ) -> Option<SemanticHit> {
+        let rule = rule.into();
         if embedding.len() != self.opts.dim {
             return None;
         }
@@ -272,7 +296,7 @@ impl SemanticCache {
         index.touch(now_ms);
         let mut signature = None;
         for (id, similarity) in found {
-            if similarity < threshold {
+            if similarity < rule.similarity {
                 break;
             }
             let live = |e: &&Entry| e.expires_at_ms > now_ms && e.context == question.context;
@@ -280,7 +304,9 @@ impl SemanticCache {
                 continue;
             };
             let signature = signature.get_or_insert_with(|| Signature::of(question.text));
-            if signature.refusal(&Signature::of(&entry.query)).is_none() && accept(&entry.answer) {
+            let fits = signature.refusal(&Signature::of(&entry.query)).is_none()
+                && rule.verified(question.text, &entry.query, similarity);
+            if fits && accept(&entry.answer) {
                 return Some(entry.hit(similarity));
             }
         }

@@ -272,6 +272,12 @@ fn check_cache(c: &CacheSpec) -> Result<()> {
         s > 0.0 && s <= 1.0,
         || "policy.cache.semantic.similarityThreshold".into(),
         || format!("{s} is not in (0, 1]"),
+    )?;
+    let v = c.semantic.verifier_threshold;
+    ensure(
+        (0.0..1.0).contains(&v),
+        || "policy.cache.semantic.verifierThreshold".into(),
+        || format!("{v} is not in [0, 1)"),
     )
 }
 
@@ -735,6 +741,14 @@ mod tests {
         assert_eq!(
             refused(|c| c.policy.cache.semantic.similarity_threshold = 0.0).0,
             "policy.cache.semantic.similarityThreshold"
+        );
+        assert_eq!(
+            refused(|c| c.policy.cache.semantic.verifier_threshold = 1.0).0,
+            "policy.cache.semantic.verifierThreshold"
+        );
+        assert_eq!(
+            refused(|c| c.policy.cache.semantic.verifier_threshold = f32::NAN).0,
+            "policy.cache.semantic.verifierThreshold"
         );
         assert_eq!(refused(|c| c.policy.cache.exact.ttl_seconds = 0).0, "policy.cache.exact.ttlSeconds");
         assert_eq!(refused(|c| c.policy.cascade.max_depth = 3).0, "policy.cascade.maxDepth");

@@ -2,6 +2,7 @@
 
 mod embed;
 mod errors;
+mod pair;
 mod route;
 
 use pyo3::prelude::*;
@@ -11,6 +12,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     route::register(m)?;
     embed::register(m)?;
+    pair::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(config_json_schema, m)?)?;
     Ok(())
