@@ -12,6 +12,7 @@ Usage: prepare_routing_data.py [--src DIR] [--out DIR]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -23,10 +24,16 @@ from typing import Any
 
 SEED = 20250101
 HOLDOUT_SHARE = 0.2
+# Sources split by topic group (their `intent`) rather than by row, so the hold-out asks about
+# topics the head never saw; the share is of each domain's groups.
+GROUP_SPLIT_SOURCES = frozenset({"authored_domains"})
+GROUP_HOLDOUT_SHARE = 0.35
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SRC = REPO.parent / "shared" / "data" / "routing"
 DEFAULT_OUT = REPO / "data" / "routing"
 AUTHORED = "authored_tier2.jsonl"
+AUTHORED_DOMAINS = "authored_domains.jsonl"
+DOMAINS = ("general", "code", "math", "legal", "medical", "finance")
 
 MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 GPT4 = "gpt-4-1106-preview"
@@ -252,6 +259,22 @@ def from_authored(rows: Iterable[Row]) -> list[Row]:
     return out
 
 
+def from_authored_domains(rows: Iterable[Row]) -> list[Row]:
+    """Hand-written queries whose domain was set by reading each one (not by the source)."""
+    origin = {"repo": "llm-router", "path": f"data/routing/{AUTHORED_DOMAINS}"}
+    out = []
+    for r in rows:
+        assert r["source"] == "authored_domains" and r["domain"] in DOMAINS and r["intent"], r["id"]
+        assert r["ideal_tier"] == r["spec_tier"] and r["outcome_tier"] is None, r["id"]
+        out.append({
+            "id": r["id"], "query": r["query"], "ideal_tier": r["ideal_tier"],
+            "source": r["source"], "intent": r["intent"], "domain": r["domain"], "tags": [],
+            "origin": origin, "licence": r["licence"], "spec_tier": r["spec_tier"],
+            "outcome_tier": None,
+        })
+    return out
+
+
 SOURCES: dict[str, tuple[str, Callable[[Iterable[Row]], list[Row]]]] = {
     "clinc150": ("clinc150.jsonl", from_clinc),
     "banking77": ("banking77.jsonl", from_intent_set),
@@ -283,13 +306,40 @@ def cap_balanced(items: list[Row], cap: int, source: str) -> list[Row]:
     return taken
 
 
-def split(items: Sequence[Row]) -> tuple[list[Row], list[Row]]:
-    """80/20 split stratified by (source, ideal_tier)."""
-    strata: dict[tuple[str, int], list[Row]] = defaultdict(list)
+def split_by_group(items: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """Hold out whole topic groups (`intent`): within each domain, the groups ranked by a
+    seeded hash of their name, the first GROUP_HOLDOUT_SHARE of them (rounded)."""
+    groups: dict[str, list[Row]] = defaultdict(list)
     for it in items:
-        strata[(it["source"], it["ideal_tier"])].append(it)
+        groups[it["intent"]].append(it)
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for name, members in groups.items():
+        domains = Counter(it["domain"] for it in members)
+        by_domain[min(domains, key=lambda d: (-domains[d], d))].append(name)
+    held: set[str] = set()
+    for names in by_domain.values():
+        ranked = sorted(names, key=lambda g: hashlib.sha256(f"{SEED}:group:{g}".encode()).hexdigest())
+        held.update(ranked[:round(len(ranked) * GROUP_HOLDOUT_SHARE)])
+    train = [it for it in items if it["intent"] not in held]
+    holdout = [it for it in items if it["intent"] in held]
+    return train, holdout
+
+
+def split(items: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """80/20 split stratified by (source, ideal_tier); GROUP_SPLIT_SOURCES by topic group."""
+    strata: dict[tuple[str, int], list[Row]] = defaultdict(list)
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for it in items:
+        if it["source"] in GROUP_SPLIT_SOURCES:
+            grouped[it["source"]].append(it)
+        else:
+            strata[(it["source"], it["ideal_tier"])].append(it)
     train: list[Row] = []
     holdout: list[Row] = []
+    for source in sorted(grouped):
+        tr, ho = split_by_group(grouped[source])
+        train.extend(tr)
+        holdout.extend(ho)
     for key in sorted(strata):
         members = sorted(strata[key], key=lambda it: it["id"])
         rng_for("split", *key).shuffle(members)
@@ -332,6 +382,7 @@ def load_all(src: Path, out: Path) -> list[Row]:
             converted = cap_balanced(converted, CAPS[source], source)
         items.extend(converted)
     items.extend(from_authored(read_jsonl(out / AUTHORED)))
+    items.extend(from_authored_domains(read_jsonl(out / AUTHORED_DOMAINS)))
     return dedupe(items)
 
 
@@ -388,6 +439,14 @@ def count_table(items: Sequence[Row], field: str) -> str:
     return table([[field, "items"], *[[k, str(n)] for k, n in sorted(counts.items())]])
 
 
+def domain_table(items: Sequence[Row]) -> str:
+    counts = Counter((it["source"], it["domain"]) for it in items)
+    sources = sorted({it["source"] for it in items})
+    rows = [["source", *DOMAINS]]
+    rows += [[s, *(str(counts[(s, d)]) for d in DOMAINS)] for s in sources]
+    return table(rows)
+
+
 def label_table(items: Sequence[Row]) -> str:
     counts = Counter((it["spec_tier"], it["outcome_tier"]) for it in items)
     rows = [["spec_tier", "outcome_tier", "items"]]
@@ -405,6 +464,7 @@ def stats_markdown(train: Sequence[Row], holdout: Sequence[Row]) -> str:
             "### ideal tier per source\n", tier_table(items) + "\n",
             "### spec vs outcome label\n", label_table(items) + "\n",
             "### domain\n", count_table(items, "domain") + "\n",
+            "### domain per source\n", domain_table(items) + "\n",
             "### tags\n", count_table(items, "tags") + "\n",
         ]
     return "\n".join(parts)

@@ -33,6 +33,7 @@ from router_py.eval.compare import (
     label_kinds,
 )
 from router_py.eval.curve import RESAMPLES, SEED, Curve
+from router_py.eval.domains import format_domains
 from router_py.eval.files import load_eval_file
 from router_py.eval.golden import Figures, GoldenReport, RoutedItem, SliceReport, TierPrice, golden_report
 from router_py.eval.html import ROUTER, PageInputs, RouterView, render_page
@@ -110,7 +111,7 @@ def route_items(engine: RoutingEngine, items: list[GoldenItem]) -> tuple[list[Ro
         d = engine.decide(RouteRequest(tenant=item.tenant or "eval", text=item.query))
         scores = (d.scores[0], d.scores[1], d.scores[2])
         routed.append(RoutedItem(id=item.id, tier=d.tier, reason=d.reason, confidence=d.confidence, scores=scores,
-                                 latency_ms=d.stages.total_us / 1000))
+                                 latency_ms=d.stages.total_us / 1000, domain=d.domain))
         tokens.append(d.input_tokens)
     return routed, tokens
 
@@ -251,4 +252,5 @@ def format_table(result: GoldenEvaluation) -> str:
         for name, figures in {ROUTER: mine, **{n: getattr(b.labels, kind) for n, b in result.baselines.items()}}.items():
             if figures is not None:
                 lines.append(f"  {name:<14}{figures.accuracy:.3f}/{figures.under_routed:.3f}/{figures.cost_ratio:.3f}")
+    lines += ["", format_domains(result.domains)]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
+from router_py.eval.domains import DomainEvaluation, domain_evaluation
 from router_py.train.dataset import TIERS, GoldenItem, Tier
 
 UNKNOWN_SOURCE = "unknown"
@@ -34,6 +35,7 @@ class RoutedItem(BaseModel):
     confidence: float
     scores: tuple[float, float, float]  # classifier tier probabilities [p1, p2, p3]
     latency_ms: float = Field(ge=0)
+    domain: str | None = None  # the classifier's domain; None (or "") when it gave none, e.g. a cache hit
 
 
 class Latency(BaseModel):
@@ -66,12 +68,15 @@ class ItemReport(BaseModel):
     reason: str
     confidence: float
     scores: tuple[float, float, float]
+    domain: str | None = None  # the classifier's domain
 
 
 class GoldenReport(SliceReport):
     tail: SliceReport | None  # None when no item is tagged "tail"
     by_source: dict[str, SliceReport]
     items: list[ItemReport]
+    # the classifier's domain against the items' labels (domains.py); None when no item has both
+    domains: DomainEvaluation | None = None
 
 
 def item_cost(prices: Mapping[int, TierPrice], tier: int, input_tokens: int,
@@ -176,7 +181,8 @@ def golden_report(
     output_tokens: int,
     under_penalty: float = 1.0,
 ) -> GoldenReport:
-    """The full report: overall figures, the `tail` slice, `by_source`, and per-item rows.
+    """The full report: overall figures, the `tail` slice, `by_source`, per-item rows, and
+    `domains`: the classifier's domain against the items' domain labels.
 
     `routed` is matched to `items` by id (order free); `input_tokens[i]` is the
     caller's token count for `items[i]`; every item is assumed to produce
@@ -206,7 +212,9 @@ def golden_report(
         by_source={name: figures(idx) for name, idx in sorted(sources.items())},
         items=[
             ItemReport(id=it.id, ideal_tier=it.ideal_tier, tier=d.tier, reason=d.reason,
-                       confidence=d.confidence, scores=d.scores)
+                       confidence=d.confidence, scores=d.scores, domain=d.domain or None)
             for it, d in zip(items, decisions)
         ],
+        domains=domain_evaluation([it.domain for it in items], [d.domain for d in decisions],
+                                  [it.source for it in items]),
     )

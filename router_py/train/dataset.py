@@ -22,6 +22,9 @@ StrictTier = Annotated[Tier, BeforeValidator(_exact_int)]
 TIERS: tuple[Tier, ...] = (1, 2, 3)
 # Order is part of the exported head's contract (head.json "domains").
 DOMAINS: tuple[str, ...] = ("general", "code", "math", "legal", "medical", "finance")
+# Sources whose domain was set by reading each query (data/routing/README.md); every other
+# source's domain is a default for the source or its subject, which a head can learn as style.
+READ_DOMAIN_SOURCES: frozenset[str] = frozenset({"authored_domains"})
 
 
 class GoldenItem(BaseModel):

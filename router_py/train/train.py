@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from router_py.train.dataset import DOMAINS, TIERS, GoldenItem
+from router_py.train.dataset import DOMAINS, READ_DOMAIN_SOURCES, TIERS, GoldenItem
 from router_py.train.export import export_head
 from router_py.train.head import (
     MISSING,
@@ -89,6 +89,27 @@ def label_arrays(items: Sequence[GoldenItem]) -> tuple[NDArray[np.int64], NDArra
     return tier, domain
 
 
+def domain_scale(items: Sequence[GoldenItem], domain: NDArray[np.int64], share: float) -> NDArray[np.float64] | None:
+    """Per-item factor on the domain loss (before class balancing): items from
+    READ_DOMAIN_SOURCES are weighted up until they count as `share` of the labelled items.
+    A few hundred against thousands of source-default labels, they would otherwise barely
+    move a head that can score well by learning each source's style. None (no reweighting)
+    when either kind is absent or the read items already count as `share` or more."""
+    if not 0 <= share < 1:
+        raise ValueError(f"read_domain_share must be in [0, 1), got {share}")
+    known = domain != MISSING
+    read = known & np.array([it.source in READ_DOMAIN_SOURCES for it in items], dtype=bool)
+    n_read, n_other = int(read.sum()), int((known & ~read).sum())
+    if n_read == 0 or n_other == 0:
+        return None
+    factor = share / (1 - share) * n_other / n_read
+    if factor <= 1:
+        return None
+    scale = np.ones(len(items))
+    scale[read] = factor
+    return scale
+
+
 def validation_split(tier: NDArray[np.int64], seed: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Train/validation indices, stratified by tier so every tier is calibrated."""
     rng = np.random.default_rng([seed, 1])
@@ -135,7 +156,8 @@ def train_head(
     tier, domain = label_arrays(items)
     x = embed_all(items, embed)
     tr, va = validation_split(tier, seed)
-    params = fit_head(x[tr], tier[tr], domain[tr], len(DOMAINS), config, seed)
+    scale = domain_scale([items[i] for i in tr], domain[tr], config.read_domain_share)
+    params = fit_head(x[tr], tier[tr], domain[tr], len(DOMAINS), config, seed, scale)
 
     tier_logits, domain_logits = forward(params, x[va])
     t_tier = fit_temperature(tier_logits, tier[va])

@@ -113,12 +113,27 @@ def test_json_has_the_documented_fields() -> None:
     doc = json.loads(golden_report(items, routed, PRICES, [12], OUT_TOKENS).model_dump_json())
     figures = {"n", "accuracy", "under_routed", "over_routed", "cost_ratio", "regret",
                "confusion", "latency_ms"}
-    assert set(doc) == figures | {"tail", "by_source", "items"}
+    assert set(doc) == figures | {"tail", "by_source", "items", "domains"}
     assert set(doc["tail"]) == figures and set(doc["by_source"]["s"]) == figures
     assert set(doc["latency_ms"]) == {"p50", "p99"}
     assert doc["items"] == [{"id": "a", "ideal_tier": 1, "tier": 1, "reason": "cache_exact",
-                             "confidence": 1.0, "scores": [1.0, 0.0, 0.0]}]
+                             "confidence": 1.0, "scores": [1.0, 0.0, 0.0], "domain": None}]
+    assert doc["domains"] is None  # a cache hit has no classifier domain, and the item no label
     assert GoldenReport.model_validate(doc).n == 1
+
+
+def test_domains_are_scored_against_labels() -> None:
+    items = [GoldenItem(id="a", query="q", ideal_tier=3, source="s", domain="legal"),
+             GoldenItem(id="b", query="q", ideal_tier=1, source="s", domain="general"),
+             GoldenItem(id="c", query="q", ideal_tier=1, source="t")]
+    routed = [RoutedItem(id=i, tier=1, reason="classifier", confidence=1.0, scores=(1.0, 0.0, 0.0),
+                         latency_ms=0.1, domain="general") for i in "abc"]
+    doc = json.loads(golden_report(items, routed, PRICES, [5, 5, 5], OUT_TOKENS).model_dump_json())
+    assert doc["domains"]["n"] == 2 and doc["domains"]["accuracy"] == 0.5
+    assert doc["domains"]["per_domain"]["legal"] == {"support": 1, "predicted": 0, "precision": None,
+                                                     "recall": 0.0}
+    assert list(doc["domains"]["by_source"]) == ["s"]  # "t" has no labelled item
+    assert [it["domain"] for it in doc["items"]] == ["general"] * 3
 
 
 def test_mismatched_ids_are_rejected() -> None:

@@ -27,7 +27,7 @@ from router_py.train.head import (
     softmax,
     tier_cost_matrix,
 )
-from router_py.train.train import train_head
+from router_py.train.train import domain_scale, label_arrays, train_head
 
 DIM = 384
 FAST = HeadConfig(hidden=32, epochs=30, batch_size=64)
@@ -202,3 +202,34 @@ def test_train_head_rejects_bad_embedder_output(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="embedder returned shape"):
         train_head(synthetic_items(30), short, tmp_path, config=FAST)
+
+
+def test_domain_scale_weights_read_items_up_to_their_share() -> None:
+    items = [GoldenItem(id=f"i{i}", query="q", ideal_tier=1, domain="general",
+                        source="authored_domains" if i < 10 else "clinc150") for i in range(100)]
+    items[99] = items[99].model_copy(update={"domain": None})  # unlabelled: counts on neither side
+    _, domain = label_arrays(items)
+    scale = domain_scale(items, domain, 0.5)
+    assert scale is not None
+    assert scale[:10] == pytest.approx([89 / 10] * 10) and (scale[10:] == 1).all()
+    weight = scale * (domain != MISSING)
+    assert weight[:10].sum() == pytest.approx(weight[10:].sum())  # half of the labelled weight
+    assert domain_scale(items, domain, 0.05) is None  # 10 of 99 already count for more than 5 %
+    assert domain_scale(items[10:], domain[10:], 0.5) is None  # no read items
+    with pytest.raises(ValueError, match="read_domain_share"):
+        domain_scale(items, domain, 1.0)
+
+
+def test_domain_scale_decides_between_conflicting_labels() -> None:
+    x, tier, domain = blobs(300, noise=0.3, seed=4)
+    other = (domain + 1) % len(DOMAINS)  # the same queries, labelled otherwise
+    xx, tt, dd = np.concatenate([x, x]), np.concatenate([tier, tier]), np.concatenate([domain, other])
+    assert np.array_equal(fit_head(x, tier, domain, len(DOMAINS), FAST, seed=0).w_domain,
+                          fit_head(x, tier, domain, len(DOMAINS), FAST, seed=0, domain_scale=np.ones(300)).w_domain)
+    for favoured, labels in ((0, domain), (1, other)):
+        scale = np.ones(600)
+        scale[favoured * 300:(favoured + 1) * 300] = 10.0
+        params = fit_head(xx, tt, dd, len(DOMAINS), FAST, seed=0, domain_scale=scale)
+        assert (forward(params, x)[1].argmax(axis=1) == labels).mean() > 0.9
+    with pytest.raises(ValueError, match="one non-negative factor per item"):
+        fit_head(x, tier, domain, len(DOMAINS), FAST, seed=0, domain_scale=np.ones(3))
