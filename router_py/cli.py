@@ -111,11 +111,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="PEM private key of --tls-cert")
     serve.set_defaults(handler=_serve)
 
+    from router_py.eval.calibrate import add_calibrate_command
     from router_py.eval.cli import add_eval_commands
     from router_py.mock.cli import add_mock_command
     from router_py.service.keys_cli import add_keys_command
 
     add_eval_commands(sub)
+    add_calibrate_command(sub)
     add_mock_command(sub)
     add_keys_command(sub)
     return parser

@@ -64,6 +64,14 @@ def load_config(path: Path, policy_name: str | None = None) -> RouterConfig:
     return RouterConfig(policy=spec, tiers=sorted(tiers, key=lambda t: t.tier))
 
 
+def policy_manifest(path: Path, policy_name: str | None = None) -> tuple[Path, RoutingPolicyManifest]:
+    """The RoutingPolicy `load_config` would pick from `path`, as written (metadata and
+    `shadowPolicy` kept), and the file holding it: for tools that rewrite a policy."""
+    found = [(f, m) for f in _manifest_files(path) for m in _parse_file(f) if isinstance(m, RoutingPolicyManifest)]
+    chosen = _pick_policy([m for _, m in found], policy_name, path)
+    return next((f, m) for f, m in found if m is chosen)
+
+
 def _manifest_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
