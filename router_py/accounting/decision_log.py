@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from router_py.complete.catalog import CostBasis
 from router_py.complete.request import Attempt, Completion, CompletionRequest
 from router_py.providers.types import Usage
 from router_py.routing.request import DecisionRecord
@@ -14,8 +15,9 @@ log = logging.getLogger("llm_router.decisions")
 
 
 def log_decision(request_id: str, tenant: str, decision: DecisionRecord, *, api: str) -> None:
+    """A decision only (`Route`): its costs are the core's estimate, nothing was bought."""
     log.info("decision", extra={"request_id": request_id, "tenant": tenant, "api": api,
-                                "decision": decision.model_dump(mode="json")})
+                                "decision": decision.model_dump(mode="json"), "cost_basis": "estimated"})
 
 
 def log_completion(request: CompletionRequest, completion: Completion, *, api: str, log_prompts: bool) -> None:
@@ -24,7 +26,7 @@ def log_completion(request: CompletionRequest, completion: Completion, *, api: s
         "request_id": request.request_id,
         "tenant": request.tenant,
         "api": api,
-        # DESIGN.md's reason vocabulary: an escalated request is logged as such, with the first reason kept.
+        # The decision reasons of docs/contracts.md: an escalated request is logged as such, with the first reason kept.
         "reason": "escalated" if completion.escalations else decision.reason,
         "decision": decision.model_dump(mode="json"),
         "served": {"tier": completion.tier, "provider": completion.provider, "model": completion.model,
@@ -37,6 +39,8 @@ def log_completion(request: CompletionRequest, completion: Completion, *, api: s
         "cost_usd": completion.cost_usd,
         "tier3_cost_usd": completion.tier3_cost_usd,
         "saved_usd": completion.saved_usd,
+        # "actual" (the providers' token counts for this request) or "estimated" (a cache hit).
+        "cost_basis": completion.cost_basis,
         "latency_ms": completion.latency_ms,
     }
     if log_prompts:
@@ -46,7 +50,8 @@ def log_completion(request: CompletionRequest, completion: Completion, *, api: s
 
 
 def log_failure(request_id: str, tenant: str, decision: DecisionRecord | None, attempts: list[Attempt], *,
-                usage: Usage, cost_usd: float, error: BaseException, api: str, latency_ms: float) -> None:
+                usage: Usage, cost_usd: float, error: BaseException, api: str, latency_ms: float,
+                cost_basis: CostBasis = "actual") -> None:
     """A request that was not answered (failed, refused by a limit, cut mid-stream or abandoned by
     its caller): what was decided, tried and paid for, with its request id."""
     log.info("failure", extra={
@@ -58,6 +63,7 @@ def log_failure(request_id: str, tenant: str, decision: DecisionRecord | None, a
         "attempts": [a.model_dump(mode="json") for a in attempts],
         "usage": usage.model_dump(mode="json"),
         "cost_usd": cost_usd,
+        "cost_basis": cost_basis,
         "error": type(error).__name__,
         "detail": str(error)[:300],
         "latency_ms": latency_ms,

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from router_py.config.schema import ProviderSpec, RouterConfig, TierSpec
 from router_py.providers.types import Usage
+
+# "actual": the tokens providers counted for this request; "estimated": tokens the router
+# assumed (a cached answer's, counted when it was bought; a cut stream's, from its characters).
+CostBasis = Literal["estimated", "actual"]
 
 
 class Price(BaseModel):
@@ -16,6 +22,18 @@ class Price(BaseModel):
 
     def cost(self, usage: Usage) -> float:
         return (usage.input_tokens * self.input_per_mtok + usage.output_tokens * self.output_per_mtok) / 1e6
+
+
+class Cost(BaseModel):
+    """What a request cost and saved against always-tier-3 on the same tokens, and on which
+    tokens: the one computation every answer reports, bought or served from cache."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cost_usd: float
+    tier3_cost_usd: float
+    saved_usd: float
+    basis: CostBasis
 
 
 class UnknownModelError(LookupError):
@@ -49,6 +67,17 @@ class Catalog:
     def tier3_price(self) -> Price:
         """The saving is counted against the first tier-3 provider, as the core estimates it."""
         return self.price(self._tiers[3].providers[0].name)
+
+    def cost(self, paid_usd: float, tokens: Usage, basis: CostBasis) -> Cost:
+        """`paid_usd` (every call the request bought) against the first tier-3 provider's
+        prices on `tokens`."""
+        tier3 = self.tier3_price().cost(tokens)
+        return Cost(cost_usd=paid_usd, tier3_cost_usd=tier3, saved_usd=tier3 - paid_usd, basis=basis)
+
+    def expected_usage(self, input_tokens: int) -> Usage:
+        """The tokens of an answer not counted by any provider, as the core estimates them: the
+        request's input and the policy's `expectedOutputTokens`."""
+        return Usage(input_tokens=input_tokens, output_tokens=self.config.policy.expected_output_tokens)
 
     def models(self) -> list[ProviderSpec]:
         return [p for p, _ in self._providers.values()]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from router_py import _core
 from router_py.accounting.decision_log import log_completion, log_failure
 from router_py.accounting.ledger import Ledger
-from router_py.complete.catalog import Catalog
+from router_py.complete.catalog import Catalog, CostBasis
 from router_py.complete.failover import Failover, TierAnswer, TierStream, TierUnavailableError, ms_since
 from router_py.complete.gate import AcceptanceGate, GateVerdict, check_schema
 from router_py.complete.request import Attempt, Completion, CompletionRequest
@@ -115,7 +115,7 @@ class Pipeline:
     ) -> Completion:
         plan = progress.plan = await self._plan(request, live)
         if plan.decision.cached is not None:
-            return _from_cache(request, plan, plan.decision.cached, started)
+            return _from_cache(request, live, plan, plan.decision.cached, started)
         answer, verdict, tier = await self._answer(request, live, plan, progress, deadline)
         if verdict.passed:
             await self._file(plan.decision, tier, answer)
@@ -132,7 +132,7 @@ class Pipeline:
             plan = progress.plan = await self._plan(request, live)
             yield plan.record
             if plan.decision.cached is not None:
-                completion = _from_cache(request, plan, plan.decision.cached, started)
+                completion = _from_cache(request, live, plan, plan.decision.cached, started)
                 yield completion.content
             else:
                 opened, tier = await self._open_stream(request, live, plan, progress, deadline)
@@ -238,19 +238,21 @@ class Pipeline:
         return [c.provider for c in found]
 
     async def _file(self, decision: _core.Decision, tier: int, answer: TierAnswer) -> None:
-        payload = json.dumps({"content": answer.result.text, "finish_reason": answer.result.finish_reason})
+        # With the tokens the answer took: a hit reports its cost and saving on them.
+        payload = json.dumps({"content": answer.result.text, "finish_reason": answer.result.finish_reason,
+                              "usage": answer.result.usage.model_dump(mode="json")})
         await self._engine.cache_put_async(decision, _core.CachedAnswer(tier, answer.provider, answer.result.model, payload))
 
     def _completion(
         self, request: CompletionRequest, live: Live, plan: _Plan, answer: TierAnswer, tier: int,
         progress: _Progress, accepted: bool, started: float,
     ) -> Completion:
-        tier3 = live.catalog.tier3_price().cost(answer.result.usage)
+        cost = live.catalog.cost(progress.paid, answer.result.usage, "actual")
         return Completion(
             request_id=request.request_id, decision=plan.record, content=answer.result.text,
             finish_reason=answer.result.finish_reason, tier=tier, provider=answer.provider, model=answer.result.model,
-            usage=answer.result.usage, cost_usd=progress.paid, tier3_cost_usd=tier3, saved_usd=tier3 - progress.paid,
-            escalations=progress.escalations, failovers=_failovers(progress.attempts), attempts=progress.attempts,
+            usage=answer.result.usage, cost_usd=cost.cost_usd, tier3_cost_usd=cost.tier3_cost_usd,
+            saved_usd=cost.saved_usd, cost_basis=cost.basis, escalations=progress.escalations, failovers=_failovers(progress.attempts), attempts=progress.attempts,
             cached=False, accepted=accepted, latency_ms=ms_since(started),
         )
 
@@ -263,25 +265,36 @@ class Pipeline:
                 started: float) -> None:
         """Every request lands in the ledger and the decision log, answered or not."""
         usage = Usage(input_tokens=0, output_tokens=0)
+        basis: CostBasis = "actual"
         if progress.streaming is not None and progress.plan is not None:
             # A cut stream is billed for what it sent; the provider's own count never came, so it
             # is estimated at four characters a token.
             usage = Usage(input_tokens=progress.plan.decision.input_tokens,
                           output_tokens=math.ceil(progress.streaming.chars / 4))
             progress.paid += live.catalog.price(progress.streaming.provider).cost(usage)
+            basis = "estimated"
         self._ledger.record_failure(request.tenant, progress.paid, usage)
         log_failure(request.request_id, request.tenant, progress.plan.record if progress.plan else None,
-                    progress.attempts, usage=usage, cost_usd=progress.paid, error=error, api=api,
+                    progress.attempts, usage=usage, cost_usd=progress.paid, cost_basis=basis, error=error, api=api,
                     latency_ms=ms_since(started))
 
 
-def _from_cache(request: CompletionRequest, plan: _Plan, cached: _core.CachedAnswer, started: float) -> Completion:
+def _from_cache(request: CompletionRequest, live: Live, plan: _Plan, cached: _core.CachedAnswer,
+                started: float) -> Completion:
+    """A cached answer: nothing bought (usage 0, cost 0). Its saving is what always-tier-3 would
+    have paid on the tokens the answer took when it was bought, by the same computation as a
+    bought answer's, labelled estimated. (An entry filed before answers carried their tokens,
+    e.g. from an older snapshot, is costed on the core's estimate: the request's input tokens
+    and the policy's `expectedOutputTokens`.)"""
     payload = json.loads(cached.payload)
+    filed = payload.get("usage")
+    tokens = Usage.model_validate(filed) if filed is not None else live.catalog.expected_usage(plan.decision.input_tokens)
+    cost = live.catalog.cost(0.0, tokens, "estimated")
     return Completion(
         request_id=request.request_id, decision=plan.record, content=payload["content"],
         finish_reason=payload.get("finish_reason", "stop"), tier=cached.tier, provider=cached.provider,
-        model=cached.model, usage=Usage(input_tokens=0, output_tokens=0), cost_usd=0.0,
-        tier3_cost_usd=plan.decision.tier3_cost_usd, saved_usd=plan.decision.tier3_cost_usd, escalations=0,
+        model=cached.model, usage=Usage(input_tokens=0, output_tokens=0), cost_usd=cost.cost_usd,
+        tier3_cost_usd=cost.tier3_cost_usd, saved_usd=cost.saved_usd, cost_basis=cost.basis, escalations=0,
         failovers=0, attempts=[], cached=True, accepted=True, latency_ms=ms_since(started),
     )
 

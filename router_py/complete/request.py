@@ -1,4 +1,5 @@
-"""The request the gRPC and HTTP front ends both turn into, and what the pipeline returns."""
+"""What the front ends turn requests into (a `Conversation` to route, a `CompletionRequest` to
+answer), and what the pipeline returns."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from router_py.complete.catalog import CostBasis
 from router_py.providers.types import ChatMessage, ChatRequest, Usage
 from router_py.routing.request import DecisionRecord, RouteRequest
 
@@ -15,26 +17,18 @@ from router_py.routing.request import DecisionRecord, RouteRequest
 MAX_SCHEMA_NESTING = 128
 
 
-class CompletionRequest(BaseModel):
+class Conversation(BaseModel):
+    """Who asks, the conversation and the tier hints: what routing reads from a request. A gRPC
+    `Route` call is one as it stands; `CompletionRequest` adds what the answer is asked for."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    request_id: str = Field(min_length=1, max_length=128)
     tenant: str = Field(default="default", min_length=1, max_length=128)
     user: str | None = Field(default=None, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1)
     min_tier: int | None = Field(default=None, ge=1, le=3)
     max_tier: int | None = Field(default=None, ge=1, le=3)
     region: str | None = Field(default=None, min_length=1, max_length=64)
-    response_schema: dict[str, Any] | None = None
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    # OpenAI's bound; an empty sequence would stop every answer before its first token.
-    stop: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(default=None, max_length=4)
-    # int64, as OpenAI's API and the proto carry it.
-    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
-    # A concrete model or provider name the caller pinned; None lets the router choose.
-    pinned_model: str | None = Field(default=None, min_length=1, max_length=256)
 
     @field_validator("messages")
     @classmethod
@@ -54,6 +48,55 @@ class CompletionRequest(BaseModel):
         if value is not None and (not value.strip() or value != value.strip()):
             raise ValueError("must not be blank or have surrounding whitespace")
         return value
+
+    def question(self) -> str:
+        """What the router embeds and classifies: the last user message with content (the last
+        message with content when no user message has any). Embedding the conversation instead
+        would let a long system prompt fill the embedder's window and drown the question."""
+        return self.messages[self._question_at()].content
+
+    def _question_at(self) -> int:
+        spoken = [i for i, m in enumerate(self.messages) if m.content.strip()]
+        asked = [i for i in spoken if self.messages[i].role == "user"]
+        return (asked or spoken)[-1]
+
+    def answer_settings(self) -> dict[str, Any]:
+        """What, besides the conversation, changes the answer: nothing for a bare conversation."""
+        return {}
+
+    def routing_context(self) -> str:
+        """Everything but the question that changes the answer, canonically serialised: every
+        turn in place and in full (the question's own slot keeps only its role), plus
+        `answer_settings()`. Cached answers are shared only between requests whose contexts are
+        equal, so it is "" for a lone user question with default parameters, the same as a
+        `Route` call or a warm-loaded FAQ entry for that question."""
+        at = self._question_at()
+        turns = [[m.role, None if i == at else m.content] for i, m in enumerate(self.messages)]
+        settings = {k: v for k, v in self.answer_settings().items() if v is not None}
+        if turns == [["user", None]] and not settings:
+            return ""
+        return json.dumps({"turns": turns, **settings}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def route_request(self) -> RouteRequest:
+        return RouteRequest(tenant=self.tenant, text=self.question(), context=self.routing_context(), user=self.user,
+                            region=self.region, min_tier=self.min_tier, max_tier=self.max_tier)
+
+
+class CompletionRequest(Conversation):
+    """A conversation to answer: what the gRPC `Complete`/`CompleteStream` and HTTP front ends
+    both turn their requests into."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    response_schema: dict[str, Any] | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    # OpenAI's bound; an empty sequence would stop every answer before its first token.
+    stop: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(default=None, max_length=4)
+    # int64, as OpenAI's API and the proto carry it.
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    # A concrete model or provider name the caller pinned; None lets the router choose.
+    pinned_model: str | None = Field(default=None, min_length=1, max_length=256)
 
     @field_validator("response_schema")
     @classmethod
@@ -80,29 +123,11 @@ class CompletionRequest(BaseModel):
             lines.append("response schema: " + json.dumps(self.response_schema, sort_keys=True, separators=(",", ":")))
         return "\n".join(lines)
 
-    def question(self) -> str:
-        """What the router embeds and classifies: the last user message with content (the last
-        message with content when no user message has any). Embedding the conversation instead
-        would let a long system prompt fill the embedder's window and drown the question."""
-        return self.messages[self._question_at()].content
-
-    def _question_at(self) -> int:
-        spoken = [i for i, m in enumerate(self.messages) if m.content.strip()]
-        asked = [i for i in spoken if self.messages[i].role == "user"]
-        return (asked or spoken)[-1]
-
-    def routing_context(self) -> str:
-        """Everything but the question that changes the answer, canonically serialised: every
-        turn in place and in full (the question's own slot keeps only its role), the response
-        schema and the sampling parameters. Cached answers are shared only between requests
-        whose contexts are equal, so it is "" for a lone user question with default parameters,
-        the same as a `Route` call or a warm-loaded FAQ entry for that question.
-
-        The pinned model is left out: the router serves a pinned request only answers that
-        model gave, whichever request filed them."""
-        at = self._question_at()
-        turns = [[m.role, None if i == at else m.content] for i, m in enumerate(self.messages)]
-        settings: dict[str, Any] = {
+    def answer_settings(self) -> dict[str, Any]:
+        """The response schema and the sampling parameters. The pinned model is left out: the
+        router serves a pinned request only answers that model gave, whichever request filed
+        them."""
+        return {
             "response_schema": self.response_schema,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
@@ -111,15 +136,9 @@ class CompletionRequest(BaseModel):
             "stop": sorted(set(self.stop)) if self.stop else None,
             "seed": self.seed,
         }
-        settings = {k: v for k, v in settings.items() if v is not None}
-        if turns == [["user", None]] and not settings:
-            return ""
-        return json.dumps({"turns": turns, **settings}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def route_request(self) -> RouteRequest:
-        return RouteRequest(tenant=self.tenant, text=self.question(), context=self.routing_context(), user=self.user,
-                            region=self.region, min_tier=self.min_tier, max_tier=self.max_tier,
-                            pinned_model=self.pinned_model)
+        return super().route_request().model_copy(update={"pinned_model": self.pinned_model})
 
     def chat_request(self, *, logprobs: bool) -> ChatRequest:
         return ChatRequest(messages=self.messages, max_tokens=self.max_tokens, temperature=self.temperature,
@@ -154,6 +173,9 @@ class Completion(BaseModel):
     cost_usd: float
     tier3_cost_usd: float
     saved_usd: float
+    # Whether the three figures above stand on tokens a provider counted for this request
+    # ("actual") or on tokens assumed for it ("estimated": a cache hit); see catalog.Cost.
+    cost_basis: CostBasis
     escalations: int
     failovers: int
     attempts: list[Attempt]

@@ -47,7 +47,7 @@ class StageRecord(BaseModel):
 
 
 class DecisionRecord(BaseModel):
-    """Everything DESIGN.md lists for a decision; never the prompt text."""
+    """The decision fields of docs/contracts.md; never the prompt text."""
 
     tier: int
     provider: str

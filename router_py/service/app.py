@@ -21,7 +21,7 @@ from router_py.providers.pool import ProviderPool
 from router_py.providers.types import Usage
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord, RouteRequest
-from router_py.service.overload import AdmissionControl
+from router_py.service.overload import Admission, AdmissionControl
 from router_py.telemetry.decisions import observe_decision
 from router_py.telemetry.logs import request_id_var
 from router_py.telemetry.metrics import metrics
@@ -130,10 +130,14 @@ class RouterService:
         budget = self.default_deadline_s if remaining_s is None else min(remaining_s, self.default_deadline_s)
         return time.monotonic() + budget
 
-    async def route(self, request: RouteRequest, request_id: str, *, api: str) -> DecisionRecord:
+    # Each request is admitted once (`AdmissionControl.admit`): by the front end, which hands the
+    # `Admission` on here to be released when the request ends, or else here.
+
+    async def route(self, request: RouteRequest, request_id: str, *, api: str,
+                    admitted: Admission | None = None) -> DecisionRecord:
         started = time.monotonic()
         request_id_var.set(request_id)
-        with self.admission.admit(api), tracer().start_as_current_span(api):
+        with admitted or self.admission.admit(api), tracer().start_as_current_span(api):
             try:
                 decision = observe_decision(await self.engine.decide_async(request))
             except (Exception, asyncio.CancelledError) as e:
@@ -144,12 +148,17 @@ class RouterService:
         log_decision(request_id, request.tenant, decision, api=api)
         return decision
 
-    async def complete(self, request: CompletionRequest, deadline: float, *, api: str) -> Completion:
-        with self.admission.admit(api), tracer().start_as_current_span(api):
+    async def complete(self, request: CompletionRequest, deadline: float, *, api: str,
+                       admitted: Admission | None = None) -> Completion:
+        with admitted or self.admission.admit(api), tracer().start_as_current_span(api):
             return await self.pipeline.complete(request, deadline, api=api)
 
-    async def stream(self, request: CompletionRequest, deadline: float, *, api: str) -> AsyncIterator[DecisionRecord | str | Completion]:
-        with self.admission.admit(api):
+    async def stream(self, request: CompletionRequest, deadline: float, *, api: str,
+                     admitted: Admission | None = None) -> AsyncIterator[DecisionRecord | str | Completion]:
+        """Holds the request's place in flight until the stream ends or is closed. A generator
+        never started runs no code: a caller that hands `admitted` on releases it itself if it
+        does not start the stream."""
+        with admitted or self.admission.admit(api):
             async for item in self.pipeline.stream(request, deadline, api=api):
                 yield item
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.complete.request import Completion, CompletionRequest
+from router_py.complete.request import Completion, CompletionRequest, Conversation
 from router_py.ids import new_id
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.service.app import RouterService
@@ -152,8 +152,10 @@ def _parsed(parse: Callable[[], _T]) -> _T:
 
 
 def _route_request(request: pb.RouteRequest, limits: RequestLimits) -> RouteRequest:
-    checked = CompletionRequest.model_validate({"request_id": "route", "messages": _messages(request.messages),
-                                                **_identity(request), **_hints(request)})
+    """A decision needs the conversation, who asks and the hints, checked as a Complete call's
+    are; nothing about an answer."""
+    checked = Conversation.model_validate({"messages": _messages(request.messages), **_identity(request),
+                                           **_hints(request)})
     limits.check(checked)
     return checked.route_request()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router_py.complete.request import CompletionRequest
+from router_py.complete.request import Conversation
 from router_py.service.errors import BadRequestError
 
 # Documented defaults (README, `llm-router serve --help`).
@@ -29,7 +29,7 @@ class RequestLimits(BaseModel):
     # On `estimated_tokens`, summed over the conversation.
     max_input_tokens: int = Field(default=MAX_INPUT_TOKENS, ge=1)
 
-    def check(self, request: CompletionRequest) -> None:
+    def check(self, request: Conversation) -> None:
         count = len(request.messages)
         if count > self.max_messages:
             raise BadRequestError("messages", f"{count} messages; at most {self.max_messages} are accepted")
@@ -39,5 +39,5 @@ class RequestLimits(BaseModel):
                                               f"{self.max_input_tokens} are accepted")
 
 
-def estimated_tokens(request: CompletionRequest) -> int:
+def estimated_tokens(request: Conversation) -> int:
     return sum(-(-len(m.content) // CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for m in request.messages)

@@ -40,6 +40,7 @@ from router_py.service.errors import (
     retry_after_header,
 )
 from router_py.service.limits import RequestLimits
+from router_py.service.overload import Admission
 from router_py.telemetry.metrics import exposition, metrics
 
 API = "http.chat"
@@ -236,7 +237,7 @@ def _router_view(c: Completion) -> dict[str, Any]:
         "decision": c.decision.model_dump(mode="json"), "tier": c.tier, "provider": c.provider,
         "cached": c.cached, "accepted": c.accepted, "escalations": c.escalations, "failovers": c.failovers,
         "cost_usd": c.cost_usd, "tier3_cost_usd": c.tier3_cost_usd, "saved_usd": c.saved_usd,
-        "attempts": [a.model_dump(mode="json") for a in c.attempts],
+        "cost_basis": c.cost_basis, "attempts": [a.model_dump(mode="json") for a in c.attempts],
     }
 
 
@@ -276,16 +277,20 @@ class OpenAIApp:
     async def chat_completions(self, request: Request) -> Response:
         started = time.monotonic()
         request_id = request.headers.get("x-request-id") or new_id()
+        admitted: Admission | None = None
         try:
-            # Refuse before reading and parsing the body: past capacity, a refusal must be cheap.
-            self._service.admission.check(API)
+            # Admitted (the request's one check) before the body is read and parsed: past
+            # capacity, a refusal must be cheap. The service releases it when the request ends.
+            admitted = self._service.admission.admit(API)
             body, completion_request, timeout_s = await self._parse(request, request_id)
             deadline = self._service.deadline(timeout_s)
             if body.stream:
                 include_usage = body.stream_options is not None and body.stream_options.include_usage
-                return await self._stream(completion_request, deadline, include_usage, started)
-            completion = await self._service.complete(completion_request, deadline, api=API)
+                return await self._stream(completion_request, deadline, include_usage, started, admitted)
+            completion = await self._service.complete(completion_request, deadline, api=API, admitted=admitted)
         except Exception as e:  # every failure becomes one error response
+            if admitted is not None:
+                admitted.release()  # a no-op where the service has released it already
             return self._failed(e, started)
         metrics().count_request(API, "200", started)
         return JSONResponse(_completion_body(completion, int(time.time())), headers=_decision_headers(completion.decision))
@@ -308,8 +313,9 @@ class OpenAIApp:
             raise unparsable(e) from e
         return body, completion_request, timeout_s
 
-    async def _stream(self, request: CompletionRequest, deadline: float, include_usage: bool, started: float) -> Response:
-        items = self._service.stream(request, deadline, api=API + ".stream")
+    async def _stream(self, request: CompletionRequest, deadline: float, include_usage: bool, started: float,
+                      admitted: Admission) -> Response:
+        items = self._service.stream(request, deadline, api=API + ".stream", admitted=admitted)
         # The decision comes first; an error before it is an ordinary HTTP error, not a stream.
         first = await anext(items)
         if not isinstance(first, DecisionRecord):

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from types import TracebackType
 
 from router_py.routing.engine import DecisionBacklogError
 from router_py.routing.wait import DecisionLoad
@@ -54,8 +54,36 @@ class LoopLag:
             self.lag_s = 0.8 * self.lag_s + 0.2 * max(0.0, loop.time() - asked - self.interval_s)
 
 
+class Admission:
+    """One admitted request's place among those in flight: given by `AdmissionControl.admit`,
+    released once (`release` or leaving its `with` block), however many times either is called.
+    Whoever admits a request may hand this on to the code that finishes it (the HTTP front end
+    admits before reading the body; a stream releases when its last byte is sent)."""
+
+    def __init__(self, control: AdmissionControl, api: str) -> None:
+        self._control = control
+        self.api = api
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._control._release()
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if isinstance(error, DecisionBacklogError):
+            metrics().overload.add(1, {"api": self.api, "signal": "decision_backlog"})
+        self.release()
+
+
 class AdmissionControl:
-    """Counts requests on the event loop's thread, so no lock is needed."""
+    """Counts requests on the event loop's thread, so no lock is needed. Each request is checked
+    once, when it is admitted (`admit`): the refused share is drawn once per request, whichever
+    front end it came through."""
 
     def __init__(self, max_in_flight: int, *, max_loop_lag_s: float = 0.025,
                  decisions: DecisionLoad | None = None, max_decision_wait_s: float = 0.02,
@@ -73,13 +101,21 @@ class AdmissionControl:
         self._decisions = decisions or DecisionLoad()
         self._draw = draw  # uniform in [0, 1): which requests the refused share takes
 
-    def check(self, api: str) -> None:
-        """Raise `OverloadedError` now if `admit` would: for front ends, before they parse."""
+    def admit(self, api: str) -> Admission:
+        """Check the request against every signal and count it in flight, or raise
+        `OverloadedError` (counted by signal). The one check a request gets."""
         refusal = self._refusal()
         if refusal is not None:
             signal, why = refusal
             metrics().overload.add(1, {"api": api, "signal": signal})
             raise OverloadedError(why, self.retry_after_s)
+        self.in_flight += 1
+        metrics().in_flight.add(1)
+        return Admission(self, api)
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        metrics().in_flight.add(-1)
 
     @property
     def loop_is_late(self) -> bool:
@@ -90,20 +126,6 @@ class AdmissionControl:
         `decision_queue_allowance` decisions at what one costs on this CPU, whichever is longer.
         A fixed 20 ms refused long prompts sent one at a time on CPUs without VNNI."""
         return max(self.max_decision_wait_s, self.decision_queue_allowance * self._decisions.cost_s())
-
-    @contextmanager
-    def admit(self, api: str) -> Iterator[None]:
-        self.check(api)
-        self.in_flight += 1
-        metrics().in_flight.add(1)
-        try:
-            yield
-        except DecisionBacklogError:
-            metrics().overload.add(1, {"api": api, "signal": "decision_backlog"})
-            raise
-        finally:
-            self.in_flight -= 1
-            metrics().in_flight.add(-1)
 
     def _refusal(self) -> tuple[str, str] | None:
         """The signal that refuses (a metric label) and why, in words for the caller."""

@@ -8,6 +8,7 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -91,3 +92,32 @@ def test_a_completion_leaves_decision_stage_and_provider_call_spans(
     call = next(s for s in finished if s.name == "provider.call")
     assert call.attributes is not None and call.attributes["llm_router.provider"] == done.provider
     spans.shutdown()
+
+
+def test_a_cache_hit_is_costed_as_a_miss_is_and_labelled_estimated(
+    engine: RoutingEngine, default_config: RouterConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One cost computation: the always-tier-3 cost of an answer on the tokens it took. A hit used
+    to report the core's pre-call estimate (the request's input and `expectedOutputTokens`)
+    while the miss that filed it reported the providers' count; the same answer had two
+    prices. Each figure now says which tokens it stands on."""
+
+    async def twice() -> tuple[Completion, Completion]:
+        async with mock_pipeline(engine, default_config, lambda urls: _config(default_config, urls, {}, "openai")) as pipeline:
+            ask = CompletionRequest(request_id="c", tenant="costs",
+                                    messages=[ChatMessage(role="user", content="How do I reset my password?")])
+            bought = await pipeline.complete(ask, time.monotonic() + 30, api="test")
+            served = await pipeline.complete(ask.model_copy(update={"request_id": "d"}), time.monotonic() + 30,
+                                             api="test")
+            return bought, served
+
+    with caplog.at_level("INFO", logger="llm_router.decisions"):
+        bought, served = asyncio.run(twice())
+    assert (bought.cached, served.cached, served.decision.reason) == (False, True, "cache_exact")
+    assert bought.cost_basis == "actual" and served.cost_basis == "estimated"
+    assert bought.usage.output_tokens > 0 and bought.cost_usd > 0
+    assert served.tier3_cost_usd == pytest.approx(bought.tier3_cost_usd)
+    assert (served.cost_usd, served.saved_usd) == (0.0, pytest.approx(served.tier3_cost_usd))
+    logged = [r.__dict__ for r in caplog.records if r.getMessage() == "completion" and r.__dict__["tenant"] == "costs"]
+    assert [(e["cost_basis"], e["tier3_cost_usd"]) for e in logged] == [
+        ("actual", bought.tier3_cost_usd), ("estimated", served.tier3_cost_usd)]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.complete.request import CompletionRequest
 from router_py.providers.types import ChatMessage
+from router_py.service.errors import BadRequestError
+from router_py.service.grpc_api import _route_request
+from router_py.service.limits import RequestLimits
 
 
 def req(*messages: tuple[str, str], **fields: object) -> CompletionRequest:
@@ -90,3 +96,40 @@ def test_a_request_with_nothing_to_answer_is_refused() -> None:
         req(("user", "   "))
     with pytest.raises(ValidationError):
         req()
+
+
+# -- gRPC Route: a conversation to decide on, not a completion ---------------------------------
+
+
+def _route_call(*messages: tuple[str, str], **fields: Any) -> pb.RouteRequest:
+    return pb.RouteRequest(messages=[pb.Message(role=r, content=c) for r, c in messages], **fields)
+
+
+def test_route_is_parsed_without_building_a_completion_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decision needs the conversation, who asks and the hints. `Route` used to validate a whole
+    CompletionRequest (with a made-up request id) to reuse its methods."""
+
+    def built(*_: object, **__: object) -> None:
+        raise AssertionError("Route built a CompletionRequest")
+
+    monkeypatch.setattr(CompletionRequest, "model_validate", built)
+    call = _route_call(("system", "Be brief."), ("user", "Reset my password"), tenant="acme", user="u1",
+                       hints=pb.Hints(min_tier=2, region="eu"))
+    route = _route_request(call, RequestLimits())
+    assert (route.tenant, route.user, route.min_tier, route.max_tier, route.region) == ("acme", "u1", 2, None, "eu")
+    assert route.pinned_model is None
+    monkeypatch.undo()
+    # What a Complete call of the same conversation is routed on: they share cached answers.
+    same = req(("system", "Be brief."), ("user", "Reset my password"), tenant="acme", user="u1", min_tier=2,
+               region="eu").route_request()
+    assert route == same
+
+
+def test_route_is_checked_as_a_complete_call_is() -> None:
+
+    with pytest.raises(ValidationError, match="tenant"):
+        _route_request(_route_call(("user", "Hi"), tenant=" "), RequestLimits())
+    with pytest.raises(ValidationError, match="tool messages"):
+        _route_request(_route_call(("tool", "42"), tenant="t"), RequestLimits())
+    with pytest.raises(BadRequestError, match="2 messages"):
+        _route_request(_route_call(("user", "a"), ("user", "b"), tenant="t"), RequestLimits(max_messages=1))

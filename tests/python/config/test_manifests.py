@@ -22,6 +22,19 @@ def test_examples_are_the_embedded_default() -> None:
     assert load_config(EXAMPLES) == load_config(embedded_default_dir())
 
 
+def test_examples_are_real_files_identical_to_the_embedded_default() -> None:
+    """examples/ is copied out of the repository (a user's own config folder, a ConfigMap):
+    relative symlinks would dangle there, so it holds copies, and the copies must not drift
+    from the default the router embeds (fix: `cp router_py/config/embedded/*.yaml examples/`)."""
+    links = sorted(p.name for p in EXAMPLES.iterdir() if p.is_symlink())
+    assert not links, f"examples/ must hold files, not symlinks: {links}"
+    embedded = {p.name: p.read_bytes() for p in embedded_default_dir().glob("*.yaml")}
+    examples = {p.name: p.read_bytes() for p in EXAMPLES.glob("*.yaml")}
+    assert sorted(examples) == sorted(embedded)
+    drifted = sorted(name for name in embedded if examples[name] != embedded[name])
+    assert not drifted, f"examples/ differs from router_py/config/embedded/ in {drifted}"
+
+
 def test_default_has_three_tiers_in_order() -> None:
     config = load_config(embedded_default_dir())
     assert [t.tier for t in config.tiers] == [1, 2, 3]

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.config.schema import RouterConfig
 from router_py.routing.engine import DecisionBacklogError, RoutingEngine
 from router_py.routing.request import RouteRequest
 from router_py.routing.wait import DecisionLoad, DecisionWait
 from router_py.telemetry.metrics import exposition
+from router_py.service.app import RouterService
+from router_py.service.grpc_api import RouterServicer
+from router_py.service.openai_api import OpenAIApp
 from router_py.service.overload import AdmissionControl, OverloadedError
+from support.pipelines import mock_service
 
 
 def test_decisions_past_the_backlog_are_refused_not_queued(models: Path, default_config: RouterConfig) -> None:
@@ -180,4 +188,113 @@ def test_a_full_decision_backlog_is_counted_as_a_refusal() -> None:
     with pytest.raises(DecisionBacklogError), admission.admit("test.backlog"):
         raise DecisionBacklogError(3)
     assert counted() == before + 1
+    assert admission.in_flight == 0
+
+
+# -- one check per request, whichever front end -------------------------------------------------
+
+
+class _Draws:
+    """The refused share's draws: the first admits (0.99), any later one would refuse (0.0)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> float:
+        self.count += 1
+        return 0.99 if self.count == 1 else 0.0
+
+
+def _half_refusing(service: RouterService) -> _Draws:
+    """Admission at a decision wait that refuses half the requests (1.5x the target), drawing
+    from a counter."""
+    draws = _Draws()
+    service.admission = AdmissionControl(100, decisions=_loaded(0.03), max_decision_wait_s=0.02, draw=draws)
+    return draws
+
+
+class _GrpcContext:
+    def time_remaining(self) -> float | None:
+        return None
+
+    async def abort_with_status(self, status: Any) -> None:
+        raise AssertionError(f"aborted: {status.code} {status.details}")
+
+
+QUESTION = [{"role": "user", "content": "How do I reset my password?"}]
+
+
+def _through(engine: RoutingEngine, default_config: RouterConfig,
+             send: Callable[[RouterService], Any]) -> tuple[Any, int, int]:
+    """What `send` got, how many draws admission made for it, and the requests left in flight,
+    with one other request in progress (so admission does check)."""
+
+    async def scenario() -> tuple[Any, int, int]:
+        async with mock_service(engine, default_config) as service:
+            draws = _half_refusing(service)
+            with service.admission.admit("other request"):
+                got = await send(service)
+                return got, draws.count, service.admission.in_flight - 1
+
+    return asyncio.run(scenario())
+
+
+async def _http(service: RouterService, body: dict[str, Any]) -> httpx.Response:
+    transport = httpx.ASGITransport(app=OpenAIApp(service).app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+        return await client.post("/v1/chat/completions", json=body)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_http_request_is_checked_once(engine: RoutingEngine, default_config: RouterConfig, stream: bool) -> None:
+    """HTTP used to be checked before its body was read and again when the service admitted it:
+    two draws, so under load HTTP was refused more often than gRPC."""
+    response, draws, left = _through(engine, default_config, lambda s: _http(
+        s, {"model": "auto", "messages": QUESTION, "stream": stream}))
+    assert response.status_code == 200, response.text
+    assert (draws, left) == (1, 0)
+
+
+def test_a_refused_http_request_is_refused_before_its_body_is_read(
+    engine: RoutingEngine, default_config: RouterConfig
+) -> None:
+    async def refused(service: RouterService) -> httpx.Response:
+        service.admission._draw = lambda: 0.0
+        return await _http(service, {"not": "read"})  # would be a 400 if it were parsed
+
+    response, _, left = _through(engine, default_config, refused)
+    assert response.status_code == 429 and "retry-after" in response.headers
+    assert left == 0
+
+
+def test_a_request_refused_after_admission_leaves_no_place_held(
+    engine: RoutingEngine, default_config: RouterConfig
+) -> None:
+    response, draws, left = _through(engine, default_config, lambda s: _http(s, {"model": "auto", "messages": []}))
+    assert response.status_code == 400
+    assert (draws, left) == (1, 0)
+
+
+def test_grpc_requests_are_checked_once(engine: RoutingEngine, default_config: RouterConfig) -> None:
+    async def both(service: RouterService) -> tuple[Any, Any]:
+        servicer = RouterServicer(service)
+        messages = [pb.Message(role="user", content=QUESTION[0]["content"])]
+        routed = await servicer.Route(pb.RouteRequest(tenant="t", messages=messages), _GrpcContext())  # type: ignore[arg-type]
+        service.admission._draw = _Draws()  # another request: its first draw admits again
+        done = await servicer.Complete(pb.CompleteRequest(tenant="t", messages=messages), _GrpcContext())  # type: ignore[arg-type]
+        return routed, done
+
+    (routed, done), _, left = _through(engine, default_config, both)
+    assert routed.decision.tier >= 1 and done.content
+    assert left == 0
+
+
+def test_an_admission_is_released_once_however_often_it_is_let_go() -> None:
+    admission = AdmissionControl(100)
+    admitted = admission.admit("test")
+    assert admission.in_flight == 1
+    admitted.release()
+    admitted.release()
+    with admitted:
+        pass
     assert admission.in_flight == 0

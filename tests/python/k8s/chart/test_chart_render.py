@@ -199,6 +199,11 @@ def test_operator_container_contract(docs: list[Doc]) -> None:
     assert env["LLM_ROUTER_MODEL_DIR"] == "/models"
     spec = operator(docs)["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == f"{FULLNAME}-operator"
+    # kopf's health endpoint, where the operator is told to serve it, behind every probe.
+    assert env["LLM_ROUTER_LIVENESS"] == "http://0.0.0.0:8080/healthz"
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"health": 8080}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "health"}, probe
 
 
 def test_policy_name_is_the_operators_policy(default: list[Doc], production: list[Doc]) -> None:
