@@ -100,6 +100,7 @@ demo: setup ## Route a held-out workload on the embedded default and print what 
 bench: setup tools ## Decision, service (vs LiteLLM) and apply-to-live benchmarks; classifier on the hold-out; long request fuzz
 	ORT_DYLIB_PATH=$(ORT_LIB) $(PY) benches/run.py
 	ORT_DYLIB_PATH=$(ORT_LIB) cargo run -q --release -p router_core --example guard_eval -- --from 0.75
+	ORT_DYLIB_PATH=$(ORT_LIB) $(PY) benches/cache_verifier.py
 	$(VENV)/bin/llm-router eval golden data/routing/holdout.jsonl
 	$(PY) benches/apply_to_live.py
 	$(PY) benches/service_bench.py
