@@ -165,13 +165,16 @@ fn classifier() -> impl Strategy<Value = ClassifierSpec> {
 }
 
 fn cache() -> impl Strategy<Value = CacheSpec> {
-    (any::<bool>(), 1u64..100_000, any::<bool>(), 1u64..100_000, fraction(1)).prop_map(
-        |(exact_on, exact_ttl, semantic_on, semantic_ttl, similarity)| CacheSpec {
+    // The verifier threshold is in [0, 1): a score of 1 is never required.
+    let verifier = (0u16..1000).prop_map(|n| f32::from(n) / 1000.0);
+    (any::<bool>(), 1u64..100_000, any::<bool>(), 1u64..100_000, fraction(1), verifier).prop_map(
+        |(exact_on, exact_ttl, semantic_on, semantic_ttl, similarity, verifier)| CacheSpec {
             exact: ExactCacheSpec { enabled: exact_on, ttl_seconds: exact_ttl },
             semantic: SemanticCacheSpec {
                 enabled: semantic_on,
                 ttl_seconds: semantic_ttl,
                 similarity_threshold: similarity,
+                verifier_threshold: verifier,
             },
         },
     )
