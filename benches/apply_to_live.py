@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb  # noqa: E402
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc  # noqa: E402
-from router_py.local.fleet import Fleet  # noqa: E402
+from router_tools.local.fleet import Fleet  # noqa: E402
 from support.kube import KubeCluster  # noqa: E402
 from support.manifests import write_manifests  # noqa: E402
 

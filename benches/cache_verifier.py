@@ -6,8 +6,12 @@
    nor the choice of its thresholds saw; split by intent): the share of paraphrases served
    (paraphrase hits) and of near misses served (false hits) as the similarity threshold is
    swept, with the guard alone, the verifier alone and both, and the verifier threshold swept
-   at the shipped similarity. The shipped setting and the previous one (0.78, guard alone)
-   get bootstrap 95 % intervals (pairs resampled by intent group).
+   at the shipped similarity. Pairs are scored by `calibrate`'s code (router_tools
+   eval/cache_sweep.py), so similarities are the index's (f16 vectors). Beside them, each test
+   question's two closest questions of another intent (eval/neighbour_pairs.py): automatic
+   labels, so their hit rate is an upper bound on wrong answers among such neighbours. The
+   shipped setting and the previous one (0.78, guard alone) get bootstrap 95 % intervals
+   (pairs resampled by intent group).
 2. decide() on a semantic hit, p50/p99, with the verifier off and at the shipped threshold,
    interleaved in the same run (the issue's budget: within +3 ms).
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +31,16 @@ from router_py import _core
 from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.config.schema import LimitsSpec, RouterConfig
 from router_py.runtime import model_dir, ort_library
+from router_tools.eval.cache_sweep import PairRow, PairScores, core_checks, load_pairs, score_pairs, served
+from router_tools.eval.neighbour_pairs import intent_questions, other_intent_neighbours
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = ROOT / "data" / "cache_pairs" / "test.jsonl"
 OUT = ROOT / "benches" / "results" / "cache_verifier.json"
 PREVIOUS = (0.78, 0.0)  # the setting shipped before the verifier: similarity 0.78, guard alone
 SIMILARITIES = [round(s, 2) for s in np.arange(0.50, 0.96, 0.05)]
-VERIFIERS = [round(v, 2) for v in np.arange(0.1, 0.96, 0.1)]
+VERIFIERS = [0.5, 0.8, 0.9, 0.95, 0.97, 0.973, 0.98, 0.99]
+NEIGHBOURS, NEIGHBOUR_FLOOR = 2, 0.4  # as scripts/train_pair_verifier.py
 RESAMPLES, SEED = 1000, 7
 TENANT = "bench"
 HIT = ("How do I reset my password?", "How can I reset my password?")
@@ -40,40 +48,44 @@ HIT = ("How do I reset my password?", "How can I reset my password?")
 
 @dataclass(frozen=True)
 class Scored:
-    paraphrase: np.ndarray
-    group: np.ndarray
-    similarity: np.ndarray
-    guard_ok: np.ndarray
-    verifier: np.ndarray
+    labelled: PairScores
+    group: np.ndarray  # intent group of each labelled pair, for the bootstrap
+    neighbours: PairScores
 
 
-def score_pairs(path: Path) -> Scored:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+def group_of(pair: PairRow) -> str:
+    extra = pair.model_extra or {}
+    return f"{extra['source']}:{min(extra['intent_a'], extra['intent_b'])}"
+
+
+def score(pairs: Sequence[PairRow], vectors: dict[str, np.ndarray]) -> PairScores:
+    a = np.stack([vectors[p.a] for p in pairs])
+    b = np.stack([vectors[p.b] for p in pairs])
+    return score_pairs(pairs, a, b, core_checks())
+
+
+def score_file(path: Path) -> Scored:
+    pairs = load_pairs(path)
     embedder = _core.Embedder(model_dir() / "embedder", ort_library=ort_library())
-    texts = sorted({t for r in rows for t in (r["a"], r["b"])})
-    vectors = np.frombuffer(embedder.embed_batch(texts, 128), dtype=np.float32).reshape(len(texts), -1)
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    at = {t: i for i, t in enumerate(texts)}
-    sims = np.array([float(vectors[at[r["a"]]] @ vectors[at[r["b"]]]) for r in rows])
-    return Scored(
-        paraphrase=np.array([r["kind"] == "paraphrase" for r in rows]),
-        group=np.array([f"{r['source']}:{min(r['intent_a'], r['intent_b'])}" for r in rows]),
-        similarity=sims,
-        guard_ok=np.array([_core.guard_refusal(r["b"], r["a"]) is None for r in rows]),
-        verifier=np.array([_core.verifier_score(r["b"], r["a"], float(s)) for r, s in zip(rows, sims)]),
-    )
+    texts = sorted({t for p in pairs for t in (p.a, p.b)})
+    matrix = np.frombuffer(embedder.embed_batch(texts, 128), dtype=np.float32).reshape(len(texts), -1)
+    vectors = dict(zip(texts, matrix / np.linalg.norm(matrix, axis=1, keepdims=True)))
+    neighbours = other_intent_neighbours(intent_questions(pairs), vectors, NEIGHBOURS, NEIGHBOUR_FLOOR)
+    return Scored(score(pairs, vectors), np.array([group_of(p) for p in pairs]), score(neighbours, vectors))
 
 
-def served(s: Scored, similarity: float, verifier: float, *, guard: bool = True) -> np.ndarray:
-    ok = s.similarity >= similarity
+def rates(s: Scored, setting: tuple[float, float], *, guard: bool = True) -> dict[str, float]:
+    mask, nb = hits(s.labelled, setting, guard=guard), hits(s.neighbours, setting, guard=guard)
+    return {"paraphrase_hits": round(float(mask[~s.labelled.near_miss].mean()), 4),
+            "false_hits": round(float(mask[s.labelled.near_miss].mean()), 4),
+            "neighbour_hits": round(float(nb.mean()), 4)}
+
+
+def hits(scores: PairScores, setting: tuple[float, float], *, guard: bool = True) -> np.ndarray:
     if guard:
-        ok &= s.guard_ok
-    return ok & (s.verifier >= verifier) if verifier > 0 else ok
-
-
-def rates(s: Scored, mask: np.ndarray) -> dict[str, float]:
-    return {"paraphrase_hits": round(float(mask[s.paraphrase].mean()), 4),
-            "false_hits": round(float(mask[~s.paraphrase].mean()), 4)}
+        return served(scores, *setting)
+    unguarded = PairScores(scores.near_miss, scores.similarity, np.zeros_like(scores.refused), scores.verifier)
+    return served(unguarded, *setting)
 
 
 def intervals(s: Scored, mask: np.ndarray) -> dict[str, list[float]]:
@@ -81,24 +93,21 @@ def intervals(s: Scored, mask: np.ndarray) -> dict[str, list[float]]:
     rng = np.random.default_rng(SEED)
     groups = np.unique(s.group)
     members = [np.flatnonzero(s.group == g) for g in groups]
-    hits, false = [], []
+    near = s.labelled.near_miss
+    para_hits, false = [], []
     for _ in range(RESAMPLES):
         idx = np.concatenate([members[i] for i in rng.integers(0, len(groups), len(groups))])
-        para = s.paraphrase[idx]
-        hits.append(mask[idx][para].mean())
-        false.append(mask[idx][~para].mean())
+        para_hits.append(mask[idx][~near[idx]].mean())
+        false.append(mask[idx][near[idx]].mean())
     ci = lambda xs: [round(float(np.percentile(xs, 2.5)), 4), round(float(np.percentile(xs, 97.5)), 4)]  # noqa: E731
-    return {"paraphrase_hits_ci95": ci(hits), "false_hits_ci95": ci(false)}
+    return {"paraphrase_hits_ci95": ci(para_hits), "false_hits_ci95": ci(false)}
 
 
 def sweep(s: Scored, verifier: float) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    for sim in SIMILARITIES:
-        out.append({"similarity": sim,
-                    "guard_alone": rates(s, served(s, sim, 0.0)),
-                    "verifier_alone": rates(s, served(s, sim, verifier, guard=False)),
-                    "guard_and_verifier": rates(s, served(s, sim, verifier))})
-    return out
+    return [{"similarity": sim,
+             "guard_alone": rates(s, (sim, 0.0)),
+             "verifier_alone": rates(s, (sim, verifier), guard=False),
+             "guard_and_verifier": rates(s, (sim, verifier))} for sim in SIMILARITIES]
 
 
 def bench_config(verifier: float) -> RouterConfig:
@@ -131,19 +140,20 @@ def hit_latency(verifier: float, n: int = 3000, rounds: int = 4) -> dict[str, di
 def main() -> int:
     shipped_policy = load_config(embedded_default_dir()).policy.cache.semantic
     shipped = (shipped_policy.similarity_threshold, shipped_policy.verifier_threshold)
-    s = score_pairs(TEST)
+    s = score_file(TEST)
     headline = {}
-    for name, (sim, ver) in (("previous", PREVIOUS), ("shipped", shipped)):
-        mask = served(s, sim, ver)
-        headline[name] = {"similarity": sim, "verifier": ver, **rates(s, mask), **intervals(s, mask)}
+    for name, setting in (("previous", PREVIOUS), ("shipped", shipped)):
+        mask = hits(s.labelled, setting)
+        headline[name] = {"similarity": setting[0], "verifier": setting[1], **rates(s, setting),
+                          **intervals(s, mask)}
     report = {
-        "pairs": {"file": str(TEST.relative_to(ROOT)), "paraphrases": int(s.paraphrase.sum()),
-                  "near_misses": int((~s.paraphrase).sum()), "intent_groups": len(np.unique(s.group))},
+        "pairs": {"file": str(TEST.relative_to(ROOT)), "paraphrases": s.labelled.n_para,
+                  "near_misses": s.labelled.n_near, "intent_groups": len(np.unique(s.group)),
+                  "other_intent_neighbours": len(s.neighbours.near_miss)},
         "embedder_variant": _core.Embedder(model_dir() / "embedder", ort_library=ort_library()).variant,
         "settings": headline,
         "similarity_sweep": sweep(s, shipped[1]),
-        "verifier_sweep_at_shipped_similarity": [
-            {"verifier": v, **rates(s, served(s, shipped[0], v))} for v in VERIFIERS],
+        "verifier_sweep_at_shipped_similarity": [{"verifier": v, **rates(s, (shipped[0], v))} for v in VERIFIERS],
         "semantic_hit_decide": hit_latency(shipped[1]),
     }
     OUT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -113,7 +113,7 @@ def oversized_bodies(tree: Path | None, count: int = BODIES, size: int = BODY_BY
     import httpx
 
     from router_py.config.manifests import embedded_default_dir
-    from router_py.local.fleet import free_port
+    from router_tools.local.fleet import free_port
 
     env = dict(os.environ)
     if tree is not None:

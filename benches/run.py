@@ -29,7 +29,7 @@ from router_py import _core
 from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.config.schema import LimitsSpec, RouterConfig
 from router_py.runtime import model_dir, ort_library
-from router_py.train.dataset import load_golden
+from router_tools.train.dataset import load_golden
 
 sys.path.insert(0, str(Path(__file__).parent))
 from python_pipeline import PythonPipeline  # noqa: E402
@@ -178,38 +178,44 @@ def section_cached(models: Path, embedder: _core.Embedder, real: np.ndarray, q12
     out: dict[str, object] = {}
     faq_vectors = np.frombuffer(embedder.embed_batch(list(FAQ)), dtype="<f4").reshape(2, DIM)
     for size in sizes:
-        vectors = synthetic(real, size, seed=size)
-        texts = [f"cached question {i}" for i in range(size)]
-        router = new_router(models, 1, size)
-        before = rss_bytes()
-        started = time.perf_counter()
-        answer = _core.CachedAnswer(1, "sim-fast-a", "sim-fast", "cached answer")
-        for start in range(0, size, 50_000):
-            chunk = slice(start, min(size, start + 50_000))
-            router.warm(TENANT, texts[chunk], vectors[chunk].tobytes(), [answer] * (chunk.stop - chunk.start))
-        router.warm(TENANT, [FAQ[0]], faq_vectors[0].tobytes(), [answer])
-        fill_s = time.perf_counter() - started
-        per_entry = (rss_bytes() - before) / size
-        py = python_pipeline(models, size, bench_config())
-        py.fill(vectors, texts)
-        py.fill(faq_vectors[:1], [FAQ[0]])
-        exact = cycle(texts[:1000])
-        misses = cycle(q12)
-        row = {
-            "fill_s": round(fill_s, 1), "router_rss_bytes_per_entry": round(per_entry),
-            "miss_12_rust": stats(timed(lambda: router.decide(TENANT, misses()), n)),
-            "miss_12_python": stats(timed(lambda: py.decide(TENANT, misses()), n)),
-            "exact_hit_rust": stats(timed(lambda: router.decide(TENANT, exact()), n)),
-            "exact_hit_python": stats(timed(lambda: py.decide(TENANT, exact()), n)),
-            "semantic_hit_rust": stats(timed(lambda: router.decide(TENANT, FAQ[1]), n)),
-            "semantic_hit_python": stats(timed(lambda: py.decide(TENANT, FAQ[1]), n)),
-        }
-        assert router.decide(TENANT, FAQ[1]).reason == "cache_semantic", "semantic-hit probe did not hit"
-        assert router.decide(TENANT, texts[0]).reason == "cache_exact", "exact-hit probe did not hit"
+        row = cached_row(models, real, faq_vectors, q12, size, n)
         out[str(size)] = row
         print(f"  cached {size}: {json.dumps(row)}", flush=True)
-        del router, py
     return out
+
+
+def cached_row(models: Path, real: np.ndarray, faq_vectors: np.ndarray, q12: list[str], size: int, n: int) -> dict[str, object]:
+    """One cache size; its own function so that its router and pipeline are freed before the
+    next size is built (and its memory measured)."""
+    vectors = synthetic(real, size, seed=size)
+    texts = [f"cached question {i}" for i in range(size)]
+    router = new_router(models, 1, size)
+    before = rss_bytes()
+    started = time.perf_counter()
+    answer = _core.CachedAnswer(1, "sim-fast-a", "sim-fast", "cached answer")
+    for start in range(0, size, 50_000):
+        chunk = slice(start, min(size, start + 50_000))
+        router.warm(TENANT, texts[chunk], vectors[chunk].tobytes(), [answer] * (chunk.stop - chunk.start))
+    router.warm(TENANT, [FAQ[0]], faq_vectors[0].tobytes(), [answer])
+    fill_s = time.perf_counter() - started
+    per_entry = (rss_bytes() - before) / size
+    py = python_pipeline(models, size, bench_config())
+    py.fill(vectors, texts)
+    py.fill(faq_vectors[:1], [FAQ[0]])
+    exact = cycle(texts[:1000])
+    misses = cycle(q12)
+    row = {
+        "fill_s": round(fill_s, 1), "router_rss_bytes_per_entry": round(per_entry),
+        "miss_12_rust": stats(timed(lambda: router.decide(TENANT, misses()), n)),
+        "miss_12_python": stats(timed(lambda: py.decide(TENANT, misses()), n)),
+        "exact_hit_rust": stats(timed(lambda: router.decide(TENANT, exact()), n)),
+        "exact_hit_python": stats(timed(lambda: py.decide(TENANT, exact()), n)),
+        "semantic_hit_rust": stats(timed(lambda: router.decide(TENANT, FAQ[1]), n)),
+        "semantic_hit_python": stats(timed(lambda: py.decide(TENANT, FAQ[1]), n)),
+    }
+    assert router.decide(TENANT, FAQ[1]).reason == "cache_semantic", "semantic-hit probe did not hit"
+    assert router.decide(TENANT, texts[0]).reason == "cache_exact", "exact-hit probe did not hit"
+    return row
 
 
 def throughput(decide: Callable[[str], object], queries: list[str], threads: int, seconds: float) -> float:

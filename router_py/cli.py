@@ -6,17 +6,17 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import ValidationError
 
 from router_py import _core
 from router_py.config.manifests import ManifestError
 from router_py.routing.engine import RoutingEngine
 from router_py.routing.request import DecisionRecord, RouteRequest
-from router_py.runtime import RuntimeSetupError, model_dir, ort_library
+from router_py.runtime import RuntimeSetupError
 
 if TYPE_CHECKING:
     from router_py.service.tls import TlsFiles
@@ -30,9 +30,29 @@ EXPECTED_ERRORS = (
     ValueError,
 )
 
+# The development commands (training, evaluation, the mock provider, the demo) live in another
+# distribution, llm-router-tools, so that serving never loads them. Each adds its subcommand
+# through an entry point of this group named after the subcommand.
+COMMANDS_GROUP = "llm_router.commands"
+TOOLS_PACKAGE = "llm-router-tools"
+_NO_TOOLS = f"; the development commands come with the {TOOLS_PACKAGE} package (pip install ./tools in the repository)"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The first word that is not an option is the command (the top level has no valued options).
+    command = next((word for word in argv if not word.startswith("-")), None)
+    parser, sub = _parser()
+    tools = {entry.name: entry for entry in entry_points(group=COMMANDS_GROUP)}
+    if command is not None and command not in sub.choices and command not in tools:
+        print(f"llm-router: no command {command!r} (have: {', '.join(sorted([*sub.choices, *tools]))})"
+              f"{'' if tools else _NO_TOOLS}", file=sys.stderr)
+        return 2
+    # Only the tool the command names is imported (all of them for the help): `serve` loads none.
+    for name, entry in sorted(tools.items()):
+        if command in (None, name):
+            entry.load()(sub)
+    args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
@@ -45,7 +65,8 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+    """The parser with the serving package's own commands, and the subcommand set the tools' join."""
     parser = argparse.ArgumentParser(prog="llm-router", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -59,15 +80,6 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--config", type=Path, help="manifest file or folder (default: the embedded default)")
     route.add_argument("--json", action="store_true", help="print the decision as JSON")
     route.set_defaults(handler=_route)
-
-    train = sub.add_parser("train", help="train the classifier head from labelled JSONL")
-    train.add_argument("file", type=Path)
-    train.add_argument("--out", type=Path, required=True)
-    train.add_argument("--seed", type=int, default=0)
-    train.set_defaults(handler=_train)
-
-    demo = sub.add_parser("demo", help="route a mixed workload on the embedded default and print the savings")
-    demo.set_defaults(handler=lambda _args: _demo())
 
     serve = sub.add_parser("serve", help="run the router: gRPC on 50051, OpenAI-compatible HTTP on 8080")
     serve.add_argument("--config", type=Path,
@@ -111,16 +123,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="PEM private key of --tls-cert")
     serve.set_defaults(handler=_serve)
 
-    from router_py.eval.calibrate import add_calibrate_command
-    from router_py.eval.cli import add_eval_commands
-    from router_py.mock.cli import add_mock_command
     from router_py.service.keys_cli import add_keys_command
 
-    add_eval_commands(sub)
-    add_calibrate_command(sub)
-    add_mock_command(sub)
     add_keys_command(sub)
-    return parser
+    return parser, sub
 
 
 def _route(args: argparse.Namespace) -> int:
@@ -147,8 +153,6 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import asyncio
-
     from router_py.service.limits import RequestLimits
     from router_py.service.serve import ServeOptions, serve
     from router_py.telemetry.logs import configure
@@ -173,35 +177,6 @@ def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
     return None if args.tls_cert is None else TlsFiles(cert=args.tls_cert, key=args.tls_key)
-
-
-def _demo() -> int:
-    from router_py.demo.run import main as demo_main
-
-    return demo_main()
-
-
-def core_embed_fn(models: Path) -> Callable[[Sequence[str]], np.ndarray]:
-    """The Rust embedder as a batch function, so training sees exactly what routing sees."""
-    embedder = _core.Embedder(models / "embedder", ort_library=ort_library(), sessions=1, intra_threads=2)
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        raw = embedder.embed_batch(list(texts), 128, 64)
-        return np.frombuffer(raw, dtype="<f4").reshape(len(texts), embedder.dim)
-
-    return embed
-
-
-def _train(args: argparse.Namespace) -> int:
-    from router_py.train.dataset import load_golden
-    from router_py.train.train import train_head
-
-    items = load_golden(args.file)
-    # Training needs only the embedder: the classifier is what it builds.
-    models = model_dir(required=("embedder/manifest.json",))
-    report = train_head(items, core_embed_fn(models), args.out, seed=args.seed)
-    print(report.model_dump_json(indent=2))
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 """The CustomResourceDefinitions, generated from the pydantic models.
 
+The models (`router_py/config/schema.py`) are generated from the Rust core's JSON Schema by
+`scripts/gen_config.py`, so every type, range, pattern and description here is the core's.
 `structural()` translates a pydantic JSON Schema into the structural OpenAPI v3 subset the API
 server accepts: `$ref`s inlined, `anyOf [X, null]` as `nullable`, JSON Schema's numeric
 `exclusiveMinimum` as OpenAPI 3.0's boolean form. Lists of named objects become list-maps keyed
 on `name`, so the API server itself refuses a duplicate provider or rule name. Cross-field checks
-the schema cannot say are CEL rules (`RULES`), each mirroring a check of the Rust core so that a
-bad object is refused at `kubectl apply` instead of later by the operator.
+the schema cannot say are CEL rules (`RULES`), each repeating a check of the Rust core so that a
+bad object is refused at `kubectl apply` instead of later by the operator; the core stays free of
+Kubernetes' dialect, and `tests/python/k8s/control_plane/test_cel_rules.py` checks that the
+apiserver and the core refuse the same inputs.
 
 Defaults are documented, not declared: the API server would write a declared default into every
 stored object, freezing today's value there, while the operator applies the defaults of the
@@ -84,31 +88,14 @@ _NOT_HINT = ValidationRule(
     rule="self.name != 'hint'", message="'hint' is reserved for request hints", fieldPath=".name"
 )
 
-# Keyed by model class name (the `$defs` key); every rule mirrors a check in
-# `router_core/src/policy/compile.rs`. Burst and rate need no rule: the schema's `burst >= 1`
-# and `requestsPerSecond > 0` are all the core asks, as `>= 1` is for every breaker threshold.
+# Keyed by model class name (the `$defs` key); every rule repeats a check in
+# `router_core/src/policy/compile.rs` that spans fields. What one field says alone (ranges, list
+# lengths, the URL and key-reference grammars) is in the schema, which comes from the core.
 RULES: dict[str, list[ValidationRule]] = {
     "DomainOverride": [_NOT_HINT],
     "TenantOverride": [*_TIER_WINDOW, _NOT_HINT],
     "UserOverride": [*_TIER_WINDOW, _NOT_HINT],
-    "ResidencyRule": [
-        _NOT_HINT,
-        ValidationRule(
-            rule="size(self.allowedRegions) > 0", message="must list at least one region", fieldPath=".allowedRegions"
-        ),
-    ],
-    "TierSpec": [
-        ValidationRule(
-            rule="size(self.providers) > 0", message="must list at least one provider", fieldPath=".providers"
-        ),
-    ],
-    "ProviderSpec": [
-        ValidationRule(
-            rule="self.baseUrl.startsWith('http://') || self.baseUrl.startsWith('https://')",
-            message="baseUrl must be an http:// or https:// URL",
-            fieldPath=".baseUrl",
-        ),
-    ],
+    "ResidencyRule": [_NOT_HINT],
 }
 
 SHADOW_NOT_SELF = ValidationRule(

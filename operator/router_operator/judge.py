@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from router_operator.resources import ConditionStatus, CustomObject, Reason
 from router_py.config.check import ConfigProblem
+from router_py.config.key_ref import parse_key_ref
 from router_py.config.schema import PolicySpec, ProviderSpec, RouterConfig, RoutingPolicySpec, TierSpec
 
 Checker = Callable[[RouterConfig], ConfigProblem | None]
@@ -90,10 +91,10 @@ def secret_refs(spec: TierSpec) -> list[tuple[int, str, str]]:
     """(provider index, Secret name, key) of each `apiKeyRef: secret:NAME/KEY`."""
     refs = []
     for index, provider in enumerate(spec.providers):
-        scheme, _, target = (provider.api_key_ref or "").partition(":")
-        if scheme == "secret":
-            name, _, key = target.partition("/")
-            refs.append((index, name, key))
+        # The spec's pattern has admitted the ref: it parses.
+        parsed = parse_key_ref(provider.api_key_ref) if provider.api_key_ref else None
+        if parsed is not None and parsed.key is not None:
+            refs.append((index, parsed.name, parsed.key))
     return refs
 
 

@@ -22,7 +22,7 @@ from router_operator.resources import (
 )
 from router_operator.settings import OperatorSettings
 from router_operator.status import Role, live_verdict, policy_status, tier_status
-from router_py.config.kube_api import ConfigMap, Resource
+from router_py.config.kube_objects import ConfigMap, Kind
 from router_py.config.schema import RoutingPolicySpec, TierSpec
 from router_py.config.source import ReplicaStatus
 
@@ -39,7 +39,7 @@ class ClusterState:
 
 @dataclass(frozen=True)
 class StatusUpdate:
-    resource: Resource
+    resource: Kind
     name: str
     status: RoutingPolicyStatus | ProviderTierStatus
 

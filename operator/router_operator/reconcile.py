@@ -24,8 +24,10 @@ from router_operator.resources import (
     ProviderTierStatus,
     RoutingPolicyStatus,
 )
+from router_operator.secret_watch import SecretWatches
 from router_operator.settings import OperatorSettings
-from router_py.config.kube_api import CONFIGMAPS, SECRETS, ConfigMap, KubeApiError, KubeClient, KubeError, Secret
+from router_py.config.kube_client import KubeApiError, KubeClient, KubeError
+from router_py.config.kube_objects import CONFIGMAPS, SECRETS, ConfigMap, Secret
 from router_py.config.kube_source import REPLICA_STATUS_LABEL, STATUS_KEY, Backoff
 from router_py.config.schema import TierSpec
 from router_py.config.source import ReplicaStatus
@@ -59,6 +61,10 @@ class Reconciler:
         self._backoff = Backoff(first_s=1.0, max_s=60.0)
         self._follow_up: asyncio.Task[bool] | None = None
         self._follow_up_at = 0.0
+        self._secret_watches = SecretWatches(client, settings.namespace, self.request)
+
+    async def aclose(self) -> None:
+        await self._secret_watches.aclose()
 
     async def request(self, trigger: str) -> bool:
         """Run a pass unless one that started after this request already finished; False when
@@ -118,8 +124,8 @@ class Reconciler:
     async def _read(self) -> ClusterState:
         ns = self._settings.namespace
         policies, tiers, configmap, reports = await asyncio.gather(
-            self._client.list(ROUTING_POLICIES.path(ns), CustomObject),
-            self._client.list(PROVIDER_TIERS.path(ns), CustomObject),
+            self._client.list(ROUTING_POLICIES, CustomObject, ns),
+            self._client.list(PROVIDER_TIERS, CustomObject, ns),
             self._published(),
             self._reports(),
         )
@@ -127,17 +133,16 @@ class Reconciler:
         return ClusterState(policies.items, tiers.items, secrets, configmap, reports)
 
     async def _published(self) -> ConfigMap | None:
-        path = CONFIGMAPS.path(self._settings.namespace, self._settings.configmap)
         try:
-            return await self._client.get(path, ConfigMap)
+            return await self._client.get(CONFIGMAPS, ConfigMap, self._settings.namespace, self._settings.configmap)
         except KubeApiError as err:
             if err.not_found:
                 return None
             raise
 
     async def _reports(self) -> list[ReplicaStatus]:
-        selector = f"{REPLICA_STATUS_LABEL}={self._settings.configmap}"
-        listing = await self._client.list(CONFIGMAPS.path(self._settings.namespace), ConfigMap, label_selector=selector)
+        selector = {REPLICA_STATUS_LABEL: self._settings.configmap}
+        listing = await self._client.list(CONFIGMAPS, ConfigMap, self._settings.namespace, labels=selector)
         reports = []
         for configmap in listing.items:
             try:
@@ -150,33 +155,44 @@ class Reconciler:
         return reports
 
     async def _secrets(self, tiers: list[CustomObject]) -> dict[str, frozenset[str]]:
-        """The keys of each Secret an `apiKeyRef` names (values are never read into the index)."""
+        """The keys of each Secret an `apiKeyRef` names (values are never read into the index),
+        each watched from now on so that its changes start a pass."""
         specs = [s for s in (t.parse_spec(TierSpec) for t in tiers) if isinstance(s, TierSpec)]
         names = sorted({name for spec in specs for _, name, _ in secret_refs(spec)})
+        self._secret_watches.track(names)
         found: dict[str, frozenset[str]] = {}
         for name in names:
-            try:
-                secret = await self._client.get(SECRETS.path(self._settings.namespace, name), Secret)
-            except KubeApiError as err:
-                if err.not_found:
-                    continue
-                raise
-            found[name] = frozenset(secret.data)
+            secret = await self._secret(name)
+            if secret is not None:
+                found[name] = frozenset(secret.data)
         return found
+
+    async def _secret(self, name: str) -> Secret | None:
+        """None for a Secret that does not exist, or that the operator may not read: its Role
+        names only the chart's `providerSecrets`, the Secrets the routers mount, so a tier naming
+        another one is refused as the routers could not read its key either."""
+        try:
+            return await self._client.get(SECRETS, Secret, self._settings.namespace, name)
+        except KubeApiError as err:
+            if err.forbidden:
+                log.warning(
+                    "secret not readable by the operator; list it in the chart's providerSecrets",
+                    extra={"secret": name, "error": str(err)},
+                )
+            if err.not_found or err.forbidden:
+                return None
+            raise
 
     # --- write ---
 
     async def _publish(self, current: ConfigMap | None, wanted: ConfigMap | None) -> None:
         if wanted is None:
             return
-        path = CONFIGMAPS.path(self._settings.namespace)
         if current is None:
-            await self._client.create(path, wanted, ConfigMap)
+            await self._client.create(CONFIGMAPS, wanted)
         else:
             # `wanted` carries the resourceVersion read: a concurrent writer makes this a 409.
-            await self._client.replace(
-                CONFIGMAPS.path(self._settings.namespace, wanted.metadata.name), wanted, ConfigMap
-            )
+            await self._client.replace(CONFIGMAPS, wanted)
         published = Publication.of(wanted)
         log.info(
             "config published",
@@ -188,9 +204,10 @@ class Reconciler:
         )
 
     async def _write_status(self, update: StatusUpdate) -> None:
-        path = update.resource.path(self._settings.namespace, update.name, "status")
         try:
-            await self._client.merge_patch(path, StatusPatch(status=update.status), CustomObject)
+            await self._client.patch_status(
+                update.resource, self._settings.namespace, update.name, StatusPatch(status=update.status)
+            )
         except KubeApiError as err:
             if not err.not_found:  # deleted since it was read: nothing to report on
                 raise

@@ -5,6 +5,9 @@ The ConfigMap the routers follow (see `router_py.config.kube_source`) carries, b
 publishing idempotent and status exact:
 - `llmrouter.io/revision`: bumped only when the content changes, so an operator restart or a
   no-op edit never makes routers reload;
+- `llmrouter.io/config-format`: the format of the content, so a router that cannot read it
+  refuses it by name (see `kube_source`). A ConfigMap published before formats were marked is
+  rewritten once with it, under the same revision: routers do not reload for it;
 - `llmrouter.io/content-hash`: of the data, to compare without parsing;
 - `llmrouter.io/generations`: `{"Kind/name": generation}` of every object in it, which is how
   each object's Live condition is decided;
@@ -21,8 +24,14 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from router_operator.judge import AcceptedTier, Judged, Judgement, router_config
-from router_py.config.kube_api import ConfigMap, ObjectMeta
-from router_py.config.kube_source import CONFIG_KEY, REVISION_ANNOTATION, SHADOW_KEY
+from router_py.config.kube_objects import ConfigMap, ObjectMeta
+from router_py.config.kube_source import (
+    CONFIG_FORMAT,
+    CONFIG_KEY,
+    FORMAT_ANNOTATION,
+    REVISION_ANNOTATION,
+    SHADOW_KEY,
+)
 from router_py.config.schema import RoutingPolicySpec
 
 CONTENT_HASH_ANNOTATION = "llmrouter.io/content-hash"
@@ -58,6 +67,7 @@ class Publication(BaseModel):
     revision: int
     content_hash: str
     generations: dict[str, int]
+    config_format: str | None = None
     orphaned: str | None = None
 
     @classmethod
@@ -69,6 +79,7 @@ class Publication(BaseModel):
                 revision=int(annotations.get(REVISION_ANNOTATION, "")),
                 content_hash=annotations.get(CONTENT_HASH_ANNOTATION, ""),
                 generations=json.loads(annotations.get(GENERATIONS_ANNOTATION, "")),
+                config_format=annotations.get(FORMAT_ANNOTATION),
                 orphaned=annotations.get(ORPHANED_ANNOTATION),
             )
         except (ValueError, ValidationError):
@@ -129,7 +140,7 @@ def next_configmap(
         return current.model_copy(update={"metadata": current.metadata.model_copy(update={"annotations": annotations})})
     revision = _revision(published, release)
     if published is not None and published == Publication(
-        revision=revision, content_hash=release.content_hash, generations=release.generations
+        revision=revision, content_hash=release.content_hash, generations=release.generations, config_format=CONFIG_FORMAT
     ):
         return None
     metadata = ObjectMeta(
@@ -139,6 +150,7 @@ def next_configmap(
         labels=MANAGED_BY,
         annotations={
             REVISION_ANNOTATION: str(revision),
+            FORMAT_ANNOTATION: CONFIG_FORMAT,
             CONTENT_HASH_ANNOTATION: release.content_hash,
             GENERATIONS_ANNOTATION: json.dumps(release.generations, sort_keys=True),
         },

@@ -13,13 +13,13 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from pydantic.alias_generators import to_camel
 
-from router_py.config.kube_api import KubeModel, ObjectMeta, Resource
+from router_py.config.kube_objects import Kind, KubeObject
 
 GROUP = "llmrouter.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
-ROUTING_POLICIES = Resource(GROUP, VERSION, "routingpolicies")
-PROVIDER_TIERS = Resource(GROUP, VERSION, "providertiers")
+ROUTING_POLICIES = Kind(GROUP, VERSION, "RoutingPolicy", "routingpolicies")
+PROVIDER_TIERS = Kind(GROUP, VERSION, "ProviderTier", "providertiers")
 
 
 class _Status(BaseModel):
@@ -119,11 +119,10 @@ S = TypeVar("S", bound=BaseModel)
 T = TypeVar("T", RoutingPolicyStatus, ProviderTierStatus)
 
 
-class CustomObject(KubeModel):
+class CustomObject(KubeObject):
     """An object of ours as read from the API; spec and status are parsed on use, so one bad
     object is reported on its own instead of failing the whole list."""
 
-    metadata: ObjectMeta
     spec: JsonValue = None
     status: JsonValue = None
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from router_py.config.kube_api import KubeConfigError
+from router_py.config.kube_client import KubeConfigError
 from router_py.config.kube_source import DEFAULT_CONFIGMAP
 
 

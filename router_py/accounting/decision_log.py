@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from router_py.complete.catalog import CostBasis
-from router_py.complete.request import Attempt, Completion, CompletionRequest
+from router_py.completion import Attempt, Completion, CompletionRequest, CostBasis
 from router_py.providers.types import Usage
 from router_py.routing.request import DecisionRecord
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel
 
-from router_py.complete.request import Completion
+from router_py.completion import Completion
 from router_py.providers.types import Usage
 from router_py.telemetry.metrics import metrics
 

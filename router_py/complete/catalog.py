@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict
 
+from router_py import _core
+from router_py.completion import CostBasis
 from router_py.config.schema import ProviderSpec, RouterConfig, TierSpec
 from router_py.providers.types import Usage
-
-# "actual": the tokens providers counted for this request; "estimated": tokens the router
-# assumed (a cached answer's, counted when it was bought; a cut stream's, from its characters).
-CostBasis = Literal["estimated", "actual"]
 
 
 class Price(BaseModel):
@@ -21,7 +17,8 @@ class Price(BaseModel):
     output_per_mtok: float
 
     def cost(self, usage: Usage) -> float:
-        return (usage.input_tokens * self.input_per_mtok + usage.output_tokens * self.output_per_mtok) / 1e6
+        """The core's computation, so the service's accounting and its estimates never differ."""
+        return _core.cost_usd(usage.input_tokens, usage.output_tokens, self.input_per_mtok, self.output_per_mtok)
 
 
 class Cost(BaseModel):
@@ -57,8 +54,9 @@ class Catalog:
         return self._providers[name][1].tier
 
     def timeout_s(self, name: str) -> float:
+        """Seconds a call to `name` may take, by the core's rule (its own `timeoutMs`, else its tier's)."""
         spec, tier = self._providers[name]
-        return (spec.timeout_ms or tier.timeout_ms) / 1000
+        return _core.provider_timeout_ms(spec.timeout_ms, tier.timeout_ms) / 1000
 
     def price(self, name: str) -> Price:
         spec = self.provider(name)

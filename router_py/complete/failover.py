@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from router_py import _core
 from router_py.complete.catalog import Catalog
-from router_py.complete.request import Attempt
+from router_py.completion import Attempt
 from router_py.providers.pool import ProviderPool
 from router_py.providers.types import ChatRequest, ChatResult, FailureKind, ProviderError, StreamEvent
 from router_py.telemetry.tracing import tracer

@@ -9,10 +9,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
-from pydantic import BaseModel, ConfigDict
 
 from router_py.config.schema import GateSpec
 from router_py.providers.types import ChatResult
@@ -20,7 +20,7 @@ from router_py.providers.types import ChatResult
 # Openings cheap models use when they decline; matched on the first 200 characters only, so a
 # long answer that quotes such a phrase later is not taken for a refusal.
 _REFUSAL = re.compile(
-    r"^\W*(?:\[simulated[^\]]*\]\s*)?(?:i'?m sorry|i am sorry|sorry, (?:but )?i|i can(?:no|')t (?:help|assist|answer|provide)|"
+    r"^\W*(?:i'?m sorry|i am sorry|sorry, (?:but )?i|i can(?:no|')t (?:help|assist|answer|provide)|"
     r"i cannot (?:help|assist|answer|provide)|i'?m (?:not able|unable) to|i am (?:not able|unable) to|"
     r"as an ai(?: language model)?,? i (?:can(?:no|')t|am unable))",
     re.IGNORECASE,

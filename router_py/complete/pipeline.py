@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from router_py import _core
 from router_py.accounting.decision_log import log_completion, log_failure
 from router_py.accounting.ledger import Ledger
-from router_py.complete.catalog import Catalog, CostBasis
+from router_py.complete.catalog import Catalog
 from router_py.complete.failover import Failover, TierAnswer, TierStream, TierUnavailableError, ms_since
 from router_py.complete.gate import AcceptanceGate, GateVerdict, check_schema
-from router_py.complete.request import Attempt, Completion, CompletionRequest
 from router_py.complete.verifier import parse_score, verifier_request
+from router_py.completion import Attempt, Completion, CompletionRequest, CostBasis
 from router_py.config.schema import RouterConfig
 from router_py.providers.pool import ProviderPool
 from router_py.providers.types import ChatResult, ProviderError, StreamDelta, StreamEnd, Usage

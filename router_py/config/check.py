@@ -37,8 +37,12 @@ class CoreChecker:
         return cls(_core.Router(models or model_dir(), ort_library=ort_library(), sessions=1))
 
     def check(self, config: RouterConfig) -> ConfigProblem | None:
+        return self.check_json(config.to_core_json())
+
+    def check_json(self, text: str) -> ConfigProblem | None:
+        """`check` on a config document as written, for what the Python models would refuse first."""
         try:
-            self._router.apply_config(config.to_core_json())
+            self._router.apply_config(text)
         except _core.InvalidConfigError as err:
             message, path = str(err.args[0]), str(err.args[1])
             return ConfigProblem(path=path, message=message.removeprefix(f"invalid config at {path}: "))

@@ -3,10 +3,17 @@ reports its breakers in a ConfigMap of its own.
 
 The contract with `router_operator` (both sides import these names):
 - `<configmap>` holds `config.json` (a RouterConfig, `to_core_json()`), optionally `shadow.json`
-  (the shadow policy's RouterConfig), and the annotation `llmrouter.io/revision`, which changes
-  only when the content does. A replica runs, and reports, that revision.
+  (the shadow policy's RouterConfig), the annotation `llmrouter.io/revision`, which changes only
+  when the content does (a replica runs, and reports, that revision), and the annotation
+  `llmrouter.io/config-format`, the format of the content (`CONFIG_FORMAT`).
 - `<configmap>-status-<replica>`, labelled `llmrouter.io/replica-status=<configmap>`, holds
   `status.json`: one `ReplicaStatus`, rewritten by each `report()`.
+
+Formats: a router reads `CONFIG_FORMAT` only. The operator writes a new format only when a router
+of the previous release could not read the content (the core refuses unknown fields), so during a
+rolling upgrade a router meeting a format it does not know refuses it by name and keeps its last
+good config, instead of failing on the first unknown field. A ConfigMap without the annotation
+(written before formats were marked, or by hand) is read as `v1`: that is what those hold.
 """
 
 from __future__ import annotations
@@ -19,17 +26,8 @@ from collections.abc import AsyncIterator, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from router_py.config.kube_api import (
-    CONFIGMAPS,
-    Bookmark,
-    ConfigMap,
-    KubeClient,
-    KubeConfigError,
-    KubeCredentials,
-    KubeError,
-    ObjectMeta,
-    OwnerReference,
-)
+from router_py.config.kube_client import KubeClient, KubeConfigError, KubeError
+from router_py.config.kube_objects import CONFIGMAPS, ConfigMap, ObjectMeta, OwnerReference
 from router_py.config.schema import RouterConfig
 from router_py.config.source import ConfigUpdate, ReplicaStatus
 
@@ -37,6 +35,8 @@ CONFIG_KEY = "config.json"
 SHADOW_KEY = "shadow.json"
 STATUS_KEY = "status.json"
 REVISION_ANNOTATION = "llmrouter.io/revision"
+FORMAT_ANNOTATION = "llmrouter.io/config-format"
+CONFIG_FORMAT = "v1"
 REPLICA_STATUS_LABEL = "llmrouter.io/replica-status"
 DEFAULT_CONFIGMAP = "llm-router-config"
 FIELD_MANAGER = "llm-router"
@@ -61,6 +61,13 @@ def config_update(configmap: ConfigMap | None, where: str) -> ConfigUpdate:
     if configmap is None:
         return ConfigUpdate(revision=ABSENT, error=f"ConfigMap {where} not found")
     revision = revision_of(configmap)
+    found = configmap.metadata.annotations.get(FORMAT_ANNOTATION, CONFIG_FORMAT)
+    if found != CONFIG_FORMAT:
+        return ConfigUpdate(
+            revision=revision,
+            error=f"ConfigMap {where} is in config format {found!r}; this router reads {CONFIG_FORMAT!r} only "
+            "(published by a newer operator? upgrade the routers)",
+        )
     raw = configmap.data.get(CONFIG_KEY)
     if raw is None:
         return ConfigUpdate(revision=revision, error=f"ConfigMap {where} has no {CONFIG_KEY}")
@@ -114,8 +121,9 @@ class Backoff:
 
 
 class KubeSource:
-    """`ConfigSource` over the API: list the ConfigMap, then watch it from that resourceVersion;
-    on any error, back off and list again. Updates with an unchanged revision are not repeated."""
+    """`ConfigSource` over the API: list the ConfigMap, then watch it from that resourceVersion,
+    round after round; on any error, back off and list again. Updates with an unchanged revision
+    are not repeated."""
 
     def __init__(
         self,
@@ -128,7 +136,7 @@ class KubeSource:
         self._client = client
         self.settings = settings
         self._backoff = backoff or Backoff()
-        # The server ends each watch after this long; the next one resumes where it ended.
+        # Each round of the follow watches this long, then lists again (`KubeClient.follow`).
         self._watch_timeout_s = watch_timeout_s
 
     @classmethod
@@ -136,8 +144,8 @@ class KubeSource:
         """From `KUBECONFIG` (or the pod's service account), `LLM_ROUTER_NAMESPACE` (default: the
         kubeconfig's or the pod's namespace), `LLM_ROUTER_CONFIGMAP`, `POD_NAME` and `POD_UID`."""
         env = os.environ if environ is None else environ
-        credentials = KubeCredentials.from_env(env)
-        return cls(KubeClient(credentials), KubeSourceSettings.from_env(env, credentials.namespace))
+        client = KubeClient.from_env(env)
+        return cls(client, KubeSourceSettings.from_env(env, client.namespace))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -164,22 +172,12 @@ class KubeSource:
                 await asyncio.sleep(delay)
 
     async def _follow(self) -> AsyncIterator[ConfigUpdate]:
-        """One list, then watches until an error; each watch resumes where the last one ended."""
-        path = CONFIGMAPS.path(self.settings.namespace)
-        selector = f"metadata.name={self.settings.configmap}"
-        listing = await self._client.list(path, ConfigMap, field_selector=selector)
-        yield config_update(listing.items[0] if listing.items else None, self._where)
-        version = listing.metadata.resource_version
-        while True:
-            events = self._client.watch(
-                path, ConfigMap, resource_version=version, field_selector=selector, timeout_s=self._watch_timeout_s
-            )
-            async for event in events:
-                if isinstance(event, Bookmark):
-                    version = event.resource_version
-                    continue
-                version = event.object.metadata.resource_version or version
-                yield config_update(None if event.type == "DELETED" else event.object, self._where)
+        s = self.settings
+        configmaps = self._client.follow(
+            CONFIGMAPS, ConfigMap, s.namespace, s.configmap, server_timeout_s=self._watch_timeout_s
+        )
+        async for configmap in configmaps:
+            yield config_update(configmap, self._where)
 
     async def report(self, status: ReplicaStatus) -> None:
         name = status_configmap_name(self.settings.configmap, status.replica)
@@ -193,9 +191,7 @@ class KubeSource:
             data={STATUS_KEY: status.model_dump_json()},
         )
         try:
-            await self._client.apply(
-                CONFIGMAPS.path(self.settings.namespace, name), body, ConfigMap, field_manager=FIELD_MANAGER
-            )
+            await self._client.apply(CONFIGMAPS, body, field_manager=FIELD_MANAGER)
         except KubeError as err:
             log.warning("replica status not reported", extra={"configmap": name, "error": str(err)})
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from router_py.config.key_ref import KeyRefError, parse_key_ref
 from router_py.providers.types import FailureKind, ProviderError
 
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/llm-router")
@@ -39,12 +40,13 @@ class KeyResolver:
         """The key `ref` names, or None when there is no ref (a provider that needs no auth)."""
         if ref is None:
             return None
-        scheme, _, name = ref.partition(":")
-        if scheme == "env":
-            return self._from_env(provider, ref, name)
-        if scheme == "secret":
-            return self._from_secret(provider, ref, name)
-        raise _missing(provider, ref, "unknown scheme (want env:VAR or secret:NAME/KEY)")
+        try:
+            parsed = parse_key_ref(ref)
+        except KeyRefError as err:
+            raise _missing(provider, ref, str(err)) from None
+        if parsed.key is None:  # env:VARIABLE
+            return self._from_env(provider, ref, parsed.name)
+        return self._from_secret(provider, ref, parsed.name, parsed.key)
 
     def _from_env(self, provider: str, ref: str, var: str) -> str:
         value = self._environ.get(var, "").strip()
@@ -52,10 +54,8 @@ class KeyResolver:
             raise _missing(provider, ref, "environment variable unset or empty")
         return value
 
-    def _from_secret(self, provider: str, ref: str, name: str) -> str:
-        secret, _, key = name.partition("/")
-        if not secret or not key or ".." in (secret, key):
-            raise _missing(provider, ref, "malformed secret ref")
+    def _from_secret(self, provider: str, ref: str, secret: str, key: str) -> str:
+        # The parser refuses `.` and `..`, so the path stays under the Secrets' directory.
         path = self._secrets_dir / secret / key
         try:
             st = path.stat()

@@ -39,7 +39,6 @@ class UnknownProviderError(LookupError):
 class _Entry:
     client: ProviderClient
     spec: ProviderSpec
-    timeout: float
 
 
 class ProviderPool:
@@ -61,10 +60,6 @@ class ProviderPool:
     def spec(self, name: str) -> ProviderSpec:
         return self._entry(name).spec
 
-    def timeout(self, name: str) -> float:
-        """Seconds a call to `name` may take: its own `timeoutMs`, else its tier's."""
-        return self._entry(name).timeout
-
     def names(self) -> list[str]:
         return list(self._entries)
 
@@ -76,7 +71,7 @@ class ProviderPool:
                 if spec.name in entries:
                     raise ValueError(f"provider {spec.name!r} appears twice (tier {tier.name!r})")
                 client = CLIENTS[spec.api](spec, self._http, self._keys)
-                entries[spec.name] = _Entry(client, spec, (spec.timeout_ms or tier.timeout_ms) / 1000)
+                entries[spec.name] = _Entry(client, spec)
         self._entries = entries
         log.info("providers updated", extra={"providers": sorted(entries)})
 

@@ -15,7 +15,7 @@ from router_py.accounting.decision_log import log_decision, log_failure
 from router_py.accounting.ledger import Ledger
 from router_py.complete.failover import Failover, ms_since
 from router_py.complete.pipeline import Pipeline
-from router_py.complete.request import Completion, CompletionRequest
+from router_py.completion import Completion, CompletionRequest
 from router_py.config.source import BreakerReport, ConfigSource, ConfigUpdate, ReplicaStatus
 from router_py.providers.pool import ProviderPool
 from router_py.providers.types import Usage

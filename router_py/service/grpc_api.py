@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.complete.request import Completion, CompletionRequest, Conversation
+from router_py.completion import Completion, CompletionRequest, Conversation
 from router_py.ids import new_id
 from router_py.routing.request import DecisionRecord, RouteRequest
 from router_py.service.app import RouterService

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router_py.complete.request import Conversation
+from router_py.completion import Conversation
 from router_py.service.errors import BadRequestError
 
 # Documented defaults (README, `llm-router serve --help`).

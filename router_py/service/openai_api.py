@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from router_py.complete.request import Completion, CompletionRequest
+from router_py.completion import Completion, CompletionRequest
 from router_py.ids import new_id
 from router_py.providers.types import ChatMessage
 from router_py.routing.request import DecisionRecord
@@ -35,9 +35,9 @@ from router_py.service.errors import (
     ErrorInfo,
     PayloadTooLargeError,
     classify,
-    unparsable,
     jittered,
     retry_after_header,
+    unparsable,
 )
 from router_py.service.limits import RequestLimits
 from router_py.service.overload import Admission

@@ -40,18 +40,26 @@ class OverloadedError(RuntimeError):
 class LoopLag:
     """How late the event loop wakes a timer, averaged (EWMA over ~50 ms of samples): while every
     request's Python work outruns the one thread the loop has, it stays high; a one-off pause (a
-    first import, a garbage collection) moves it by a fifth only, so it does not refuse traffic."""
+    first import, a garbage collection) moves it by a fifth only, so it does not refuse traffic.
 
-    def __init__(self, interval_s: float = 0.01) -> None:
+    `clock` is what `run` reads the time from (default: the running loop's own clock), injectable
+    as `DecisionWait`'s is, so that tests say how late each wake was instead of stalling a thread."""
+
+    def __init__(self, interval_s: float = 0.01, *, clock: Callable[[], float] | None = None) -> None:
         self.interval_s = interval_s
         self.lag_s = 0.0
+        self._clock = clock
+
+    def observe(self, late_s: float) -> None:
+        """One wake, `late_s` after the timer was due (an early one counts as on time)."""
+        self.lag_s = 0.8 * self.lag_s + 0.2 * max(0.0, late_s)
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+        clock = self._clock or asyncio.get_running_loop().time
         while True:
-            asked = loop.time()
+            asked = clock()
             await asyncio.sleep(self.interval_s)
-            self.lag_s = 0.8 * self.lag_s + 0.2 * max(0.0, loop.time() - asked - self.interval_s)
+            self.observe(clock() - asked - self.interval_s)
 
 
 class Admission:

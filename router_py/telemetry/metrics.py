@@ -22,6 +22,12 @@ BREAKER_LEVEL = {"closed": 0, "half-open": 1, "open": 2}
 # (walking every semantic tenant) when it is at most this old.
 CACHE_READING_TTL_S = 1.0
 
+# Request latency buckets, in seconds (the histogram's unit): the SDK's default boundaries
+# (0, 5, 10, 25 ... 10000) are meant for milliseconds and would put every request below 5 s in
+# one bucket, leaving Prometheus no latency quantile to compute. From a cache hit (a few ms)
+# to a long generation (a minute).
+DURATION_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
 
 class CacheCounts(Protocol):
     """What `_core.Router.cache_stats()` returns."""
@@ -47,7 +53,8 @@ class Metrics:
         meter = provider.get_meter("llm_router")
         self.requests = meter.create_counter("llm_router_requests", description="Requests by API and outcome")
         self.duration = meter.create_histogram("llm_router_request_duration", unit="s",
-                                               description="End-to-end request latency by API")
+                                               description="End-to-end request latency by API",
+                                               explicit_bucket_boundaries_advisory=DURATION_BUCKETS_S)
         self.decisions = meter.create_counter("llm_router_decisions", description="Decisions by tier and reason")
         self.escalations = meter.create_counter("llm_router_escalations", description="Cascade escalations")
         self.failovers = meter.create_counter("llm_router_failovers", description="Same-tier failovers")

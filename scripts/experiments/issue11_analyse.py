@@ -2,7 +2,7 @@
 import sys
 import numpy as np
 from issue11_common import load, curve_row
-from router_py.eval.curve import classifier_tiers
+from router_tools.eval.curve import classifier_tiers
 
 d = load(sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in ("train", "holdout") else "train")
 names = [a for a in sys.argv[1:] if a not in ("train", "holdout")]

@@ -1,7 +1,7 @@
 """Shared helpers for issue 11 part 2 experiments (grouped CV on train.jsonl only)."""
 import json
 import numpy as np
-from router_py.eval.curve import cost_curve, sweep, BUDGETS
+from router_tools.eval.curve import cost_curve, sweep, BUDGETS
 
 def load(name):
     d = dict(np.load(f"/tmp/exp/{name}.npz"))

@@ -3,7 +3,7 @@ import sys, time
 import numpy as np
 from issue11_common import load, folds, curve_row, fmt
 import issue11_models as M
-from router_py.train.dataset import DOMAINS
+from router_tools.train.dataset import DOMAINS
 
 
 def prepare(name):

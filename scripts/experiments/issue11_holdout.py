@@ -7,7 +7,7 @@ import sys
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from router_py.eval.curve import cost_curve, classifier_tiers
+from router_tools.eval.curve import cost_curve, classifier_tiers
 from issue11_common import folds
 from issue11_cv import prepare
 import issue11_models as M
@@ -57,7 +57,7 @@ for name, p in preds.items():
 t3 = {n: curves[n].points[1].cost_ratio for n in curves}
 print("at 3 %: " + ", ".join(f"{n} {v:.3f} ({v / t3['tfidf_lr']:.2f}x tfidf)" for n, v in t3.items()))
 # paired bootstrap of the ratio stack/tfidf at 3 %: same resample for both
-from router_py.eval.curve import build_events, _settings, _pick, _resample_weights
+from router_tools.eval.curve import build_events, _settings, _pick, _resample_weights
 rng = np.random.default_rng(0)
 ev = {n: build_events(preds[n], y, c) for n in ("stack_lr_all", "tfidf_lr")}
 ratios = []

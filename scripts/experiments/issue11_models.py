@@ -8,9 +8,9 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from router_py.eval import baselines as B
-from router_py.train.head import HeadConfig, fit_head, fit_temperature, forward, softmax
-from router_py.train.train import validation_split
+from router_tools.eval import baselines as B
+from router_tools.train.head import HeadConfig, fit_head, fit_temperature, forward, softmax
+from router_tools.train.train import validation_split
 from issue11_feats import hashed_vectorizer
 
 

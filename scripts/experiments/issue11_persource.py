@@ -5,7 +5,7 @@ import warnings; warnings.filterwarnings("ignore")
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from issue11_common import load, curve_row
-from router_py.eval.curve import classifier_tiers
+from router_tools.eval.curve import classifier_tiers
 
 mode = sys.argv[1]
 names = sys.argv[2:]

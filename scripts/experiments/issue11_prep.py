@@ -1,17 +1,17 @@
 """Issue 11 part 2 experiments: gather train/holdout arrays (tokens, cached embeddings, labels, costs).
 
 Writes /tmp/exp/{train,holdout}.npz and meta json. Embeddings come from the eval cache (same key as
-router_py/eval/baselines.cached_embeddings); token counts from the core's tokenizer.
+tools/router_tools/eval/baselines.cached_embeddings); token counts from the core's tokenizer.
 """
 import json, sys
 from pathlib import Path
 import numpy as np
 from router_py import _core
-from router_py.eval.baselines import file_digest, cached_embeddings
-from router_py.eval.files import load_eval_file
+from router_tools.eval.baselines import file_digest, cached_embeddings
+from router_tools.eval.files import load_eval_file
 from router_py.runtime import model_dir, ort_library
-from router_py.eval.cli import evaluation_config, tier_prices
-from router_py.eval.compare import Pricing
+from router_tools.eval.cli import evaluation_config, tier_prices
+from router_tools.eval.compare import Pricing
 
 models = model_dir(required=("embedder/manifest.json",))
 key = file_digest(models / "embedder" / "manifest.json")

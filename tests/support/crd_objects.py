@@ -11,7 +11,7 @@ import yaml
 from pydantic import JsonValue
 from router_operator.resources import CustomObject
 
-from router_py.config.kube_api import ObjectMeta
+from router_py.config.kube_objects import ObjectMeta
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

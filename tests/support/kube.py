@@ -40,6 +40,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -65,6 +66,19 @@ SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 
 class MissingToolError(RuntimeError):
     """A pinned binary has not been built into the cache."""
+
+
+@dataclass(frozen=True)
+class ExecKubeconfig:
+    """What :meth:`KubeCluster.exec_plugin_kubeconfig` wrote."""
+
+    # The value for KUBECONFIG: two paths.
+    kubeconfig: str
+    # One line per run of the plugin.
+    runs: Path
+
+    def plugin_runs(self) -> int:
+        return len(self.runs.read_text().splitlines()) if self.runs.exists() else 0
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -581,14 +595,58 @@ class KubeCluster:
         """A kubeconfig that authenticates as ServiceAccount ``namespace/name`` with a real
         token from the TokenRequest API (the account is created if missing). It has no rights
         until a Role/ClusterRole is bound to ``system:serviceaccount:<namespace>:<name>``."""
-        if self.kubectl("get", "serviceaccount", name, "-n", namespace, check=False).returncode != 0:
-            self.kubectl("create", "serviceaccount", name, "-n", namespace)
-        token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout
-
         path = self.workdir / f"kubeconfig-sa-{namespace}-{name}"
         return self._write_kubeconfig(
             path,
             user=f"system:serviceaccount:{namespace}:{name}",
-            credentials={"token": token.strip()},
+            credentials={"token": self.service_account_token(namespace, name, duration=duration)},
             namespace=namespace,
         )
+
+    def service_account_token(self, namespace: str, name: str, *, duration: str = "1h") -> str:
+        """A real token for ServiceAccount ``namespace/name`` from the TokenRequest API (the
+        account is created if missing)."""
+        if self.kubectl("get", "serviceaccount", name, "-n", namespace, check=False).returncode != 0:
+            self.kubectl("create", "serviceaccount", name, "-n", namespace)
+        return self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout.strip()
+
+    def exec_plugin_kubeconfig(self, folder: Path, token: str, *, namespace: str | None = None) -> ExecKubeconfig:
+        """Two kubeconfig files as a user of EKS or GKE has them, for ``KUBECONFIG=a:b``:
+        ``cluster/config`` names the cluster (its CA by a path relative to the file) and the
+        current context; ``user/config`` names the user, whose token comes from an exec credential
+        plugin, ``user/get-token`` (a path relative to its file too), which prints ``token`` as an
+        ExecCredential and appends a line to ``user/runs`` each time it is run."""
+        cluster_dir, user_dir = folder / "cluster", folder / "user"
+        for d in (cluster_dir, user_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.ca_file, cluster_dir / "ca.crt")
+        context: dict[str, str] = {"cluster": "test-cluster", "user": "plugin-user"}
+        if namespace:
+            context["namespace"] = namespace
+        cluster_config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test-cluster", "cluster": {"server": self.server, "certificate-authority": "ca.crt"}}],
+            "contexts": [{"name": "test", "context": context}],
+            "current-context": "test",
+        }
+        credential = {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "kind": "ExecCredential",
+            "status": {"token": token},
+        }
+        plugin = user_dir / "get-token"
+        plugin.write_text(f"#!/bin/sh\necho run >> \"$RUNS_LOG\"\ncat <<'EOF'\n{json.dumps(credential)}\nEOF\n")
+        plugin.chmod(0o700)
+        runs = user_dir / "runs"
+        exec_spec = {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "./get-token",
+            "env": [{"name": "RUNS_LOG", "value": str(runs)}],
+            "interactiveMode": "Never",
+        }
+        user_config = {"apiVersion": "v1", "kind": "Config", "users": [{"name": "plugin-user", "user": {"exec": exec_spec}}]}
+        for path, config in ((cluster_dir / "config", cluster_config), (user_dir / "config", user_config)):
+            path.write_text(json.dumps(config, indent=2) + "\n")
+            path.chmod(0o600)
+        return ExecKubeconfig(kubeconfig=f"{cluster_dir / 'config'}{os.pathsep}{user_dir / 'config'}", runs=runs)

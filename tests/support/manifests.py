@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from router_py.config.manifests import embedded_default_dir
-from router_py.local.fleet import free_port
+from router_tools.local.fleet import free_port
 
 
 def _tune(doc: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ whole `RouterService`, front ends included) directly."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -12,10 +13,11 @@ from router_py.complete.failover import Failover
 from router_py.complete.pipeline import Pipeline
 from router_py.config.schema import RouterConfig
 from router_py.config.source import ConfigUpdate
-from router_py.mock.server import MockProvider
 from router_py.providers.pool import ProviderPool
 from router_py.routing.engine import RoutingEngine
 from router_py.service.app import RouterService
+from router_tools.mock.server import MockProvider
+from support.admission import UNREACHABLE
 
 PROFILES = {1: "fast", 2: "smart", 3: "reasoning"}
 
@@ -55,10 +57,12 @@ async def mock_pipeline(engine: RoutingEngine, default: RouterConfig,
 
 @asynccontextmanager
 async def mock_service(engine: RoutingEngine, default: RouterConfig) -> AsyncIterator[RouterService]:
-    """The router service (admission, pipeline, ledger) on `default`, its providers mocked."""
+    """The router service (admission, pipeline, ledger) on `default`, its providers mocked, with
+    admission that load cannot trip (`support.admission`): a test about overload sets its own."""
     async with AsyncExitStack() as stack:
         urls = await _mock_urls(stack, default)
-        service = RouterService(engine, ProviderPool([]))
+        service = RouterService(engine, ProviderPool([]), max_in_flight=UNREACHABLE, max_loop_lag_s=math.inf,
+                                max_decision_wait_s=math.inf)
         stack.push_async_callback(service.aclose)
         if not service.apply(ConfigUpdate(revision="test", config=on_mocks(default, urls))):
             raise RuntimeError(f"config refused: {service.last_error}")

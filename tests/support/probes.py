@@ -10,7 +10,7 @@ import grpc
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
 
 T = TypeVar("T")
 

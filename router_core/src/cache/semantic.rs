@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::guard::Signature;
-use super::verify::Verifier;
+use super::verify::{Verifier, Words};
 use super::{context_digest, CachedAnswer};
 use crate::error::{CoreError, Result};
 
@@ -171,8 +171,8 @@ impl From<f32> for HitRule {
 }
 
 impl HitRule {
-    fn verified(&self, question: &str, cached: &str, similarity: f32) -> bool {
-        self.verifier <= 0.0 || Verifier::shipped().score(question, cached, similarity) >= self.verifier
+    fn verified(&self, question: &Words, cached: &str, similarity: f32) -> bool {
+        self.verifier <= 0.0 || Verifier::shipped().score(question, &Words::of(cached), similarity) >= self.verifier
     }
 }
 
@@ -294,7 +294,7 @@ impl SemanticCache {
         let index = self.tenant(tenant)?;
         let (index, found) = self.search_with_room(&index, embedding, LOOKUP_K)?;
         index.touch(now_ms);
-        let mut signature = None;
+        let (mut signature, mut words) = (None, None);
         for (id, similarity) in found {
             if similarity < rule.similarity {
                 break;
@@ -305,7 +305,7 @@ impl SemanticCache {
             };
             let signature = signature.get_or_insert_with(|| Signature::of(question.text));
             let fits = signature.refusal(&Signature::of(&entry.query)).is_none()
-                && rule.verified(question.text, &entry.query, similarity);
+                && rule.verified(words.get_or_insert_with(|| Words::of(question.text)), &entry.query, similarity);
             if fits && accept(&entry.answer) {
                 return Some(entry.hit(similarity));
             }

@@ -6,20 +6,17 @@
 //! such near misses as close as real paraphrases. What tells them apart is how the two
 //! questions differ once aligned: a near miss shares nearly every word and swaps one that
 //! matters; a paraphrase rewords the whole request, or differs only in filler ("please",
-//! "can you tell me"). The verifier scores those differences with a logistic regression over
-//! a few dense features and a hashed bag of the words found on one side only, trained by
-//! `scripts/train_pair_verifier.py` on pairs of intents the test pairs never use
-//! (`data/cache_pairs`). Scoring two short questions takes a few microseconds.
+//! "can you tell me"). The verifier scores those differences with gradient-boosted trees over
+//! a few dense features (no word identities, so that what it learned carries over to topics
+//! it never saw), trained by `scripts/train_pair_verifier.py` on pairs of intents the test
+//! pairs never use (`data/cache_pairs`). Scoring two short questions takes a few microseconds.
 
 use std::sync::OnceLock;
 
 use ahash::AHashSet;
 use serde::Deserialize;
 
-/// Buckets of the hashed bag of one-sided words. A power of two, part of the weights' format.
-pub const BUCKETS: usize = 2048;
-
-/// Dense feature names, in order; the weights file lists them too, and loading checks they match.
+/// Feature names, in order; the model file lists them too, and loading checks they match.
 pub const DENSE: &[&str] = &[
     "similarity",
     "jaccard_words",
@@ -34,108 +31,149 @@ pub const DENSE: &[&str] = &[
     "swapped_similarity",
 ];
 
-const WEIGHTS_JSON: &str = include_str!("pair_verifier.json");
+const MODEL_JSON: &str = include_str!("pair_verifier.json");
+const FORMAT: u32 = 2;
 
-/// The features of one (query, cached question) pair: dense values and hashed word buckets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PairFeatures {
-    pub dense: Vec<f32>,
-    pub buckets: Vec<usize>,
+/// One regression tree as scikit-learn's `HistGradientBoostingClassifier` grows it, in
+/// parallel arrays indexed by node; node 0 is the root and a node whose `left` is 0 is a leaf.
+/// A sample goes left when its feature is at most the node's threshold.
+#[derive(Debug, Deserialize)]
+struct Tree {
+    feature: Vec<usize>,
+    threshold: Vec<f64>,
+    left: Vec<usize>,
+    right: Vec<usize>,
+    value: Vec<f64>,
+}
+
+impl Tree {
+    /// Well formed: equal lengths, features in range, and every child after its parent, so
+    /// that a walk from the root always ends on a leaf.
+    fn check(&self) -> Result<(), String> {
+        let n = self.value.len();
+        let lengths = [self.feature.len(), self.threshold.len(), self.left.len(), self.right.len()];
+        if n == 0 || lengths.iter().any(|&l| l != n) {
+            return Err("a tree's node arrays differ in length".to_owned());
+        }
+        for node in 0..n {
+            let leaf = self.left[node] == 0;
+            let children_ok = leaf || [self.left[node], self.right[node]].iter().all(|&c| c > node && c < n);
+            if !children_ok || (!leaf && self.feature[node] >= DENSE.len()) {
+                return Err(format!("tree node {node} points outside its tree or its features"));
+            }
+        }
+        Ok(())
+    }
+
+    fn leaf_value(&self, x: &[f32]) -> f64 {
+        let mut node = 0;
+        while self.left[node] != 0 {
+            node = if f64::from(x[self.feature[node]]) <= self.threshold[node] {
+                self.left[node]
+            } else {
+                self.right[node]
+            };
+        }
+        self.value[node]
+    }
 }
 
 #[derive(Debug, Deserialize)]
-struct Weights {
+struct Model {
     format: u32,
     dense_names: Vec<String>,
-    dense: Vec<f32>,
-    hashed: Vec<f32>,
-    intercept: f32,
+    baseline: f64,
+    trees: Vec<Tree>,
 }
 
-/// The shipped verifier model: weights trained offline, compiled into the crate so that every
+/// The shipped verifier model: trees trained offline, compiled into the crate so that every
 /// router (and every snapshot restored on it) judges hits the same way.
 pub struct Verifier {
-    weights: Weights,
+    model: Model,
+}
+
+/// A question's words as the verifier compares them, computed once per question however many
+/// cached candidates it is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words(Vec<String>);
+
+impl Words {
+    pub fn of(text: &str) -> Self {
+        Self(words(text))
+    }
 }
 
 impl Verifier {
     /// The compiled-in model. Its file is checked by a unit test, so a malformed one never ships.
     pub fn shipped() -> &'static Verifier {
         static SHIPPED: OnceLock<Verifier> = OnceLock::new();
-        SHIPPED.get_or_init(|| Verifier::parse(WEIGHTS_JSON).unwrap_or_else(|_| Verifier::neutral()))
+        SHIPPED.get_or_init(|| Verifier::parse(MODEL_JSON).unwrap_or_else(|_| Verifier::neutral()))
     }
 
     fn parse(json: &str) -> Result<Verifier, String> {
-        let weights: Weights = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        let names_match = weights.dense_names.iter().map(String::as_str).eq(DENSE.iter().copied());
-        if weights.format != 1 || !names_match || weights.dense.len() != DENSE.len() || weights.hashed.len() != BUCKETS
-        {
-            return Err("pair verifier weights do not match this build's features".to_owned());
+        let model: Model = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let names_match = model.dense_names.iter().map(String::as_str).eq(DENSE.iter().copied());
+        if model.format != FORMAT || !names_match {
+            return Err("pair verifier model does not match this build's features".to_owned());
         }
-        Ok(Verifier { weights })
+        model.trees.iter().try_for_each(Tree::check)?;
+        Ok(Verifier { model })
     }
 
     /// A model that accepts every pair: used only if the compiled-in file were unreadable,
     /// which the unit tests rule out; the threshold then leaves the guard as the only check.
     fn neutral() -> Verifier {
-        let weights = Weights {
-            format: 1,
-            dense_names: DENSE.iter().map(|s| (*s).to_owned()).collect(),
-            dense: vec![0.0; DENSE.len()],
-            hashed: vec![0.0; BUCKETS],
-            intercept: 10.0,
-        };
-        Verifier { weights }
+        let names = DENSE.iter().map(|s| (*s).to_owned()).collect();
+        Verifier { model: Model { format: FORMAT, dense_names: names, baseline: 10.0, trees: Vec::new() } }
     }
 
     /// Probability that the answer cached for `cached` fits `query`, given their cosine similarity.
-    pub fn score(&self, query: &str, cached: &str, similarity: f32) -> f32 {
-        // The same words in the same order leave nothing to judge; the training pairs never
-        // hold such a pair, so the model's score for one would be an extrapolation.
-        if words(query) == words(cached) {
+    pub fn score(&self, query: &Words, cached: &Words, similarity: f32) -> f32 {
+        // The same words in the same order leave nothing to judge: the answer fits by definition.
+        if query == cached {
             return 1.0;
         }
-        let features = features(query, cached, similarity);
-        let dense: f32 = features.dense.iter().zip(&self.weights.dense).map(|(x, w)| x * w).sum();
-        let hashed: f32 = features.buckets.iter().map(|&b| self.weights.hashed[b]).sum();
-        sigmoid(self.weights.intercept + dense + hashed)
+        let x = features(query, cached, similarity);
+        let logit = self.model.baseline + self.model.trees.iter().map(|t| t.leaf_value(&x)).sum::<f64>();
+        sigmoid(logit) as f32
+    }
+
+    /// `score` for two texts: for callers that compare one pair once.
+    pub fn score_texts(&self, query: &str, cached: &str, similarity: f32) -> f32 {
+        self.score(&Words::of(query), &Words::of(cached), similarity)
     }
 }
 
-fn sigmoid(z: f32) -> f32 {
+fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// The verifier's inputs for a pair, public so that the trainer computes exactly these.
-pub fn features(query: &str, cached: &str, similarity: f32) -> PairFeatures {
-    let q = words(query);
-    let c = words(cached);
+/// The verifier's inputs for a pair, in `DENSE` order; public so that the trainer computes
+/// exactly these.
+pub fn features(query: &Words, cached: &Words, similarity: f32) -> Vec<f32> {
+    let (q, c) = (&query.0, &cached.0);
     let q_content: AHashSet<&str> = q.iter().map(String::as_str).filter(|w| !is_filler(w)).collect();
     let c_content: AHashSet<&str> = c.iter().map(String::as_str).filter(|w| !is_filler(w)).collect();
     let q_all: AHashSet<&str> = q.iter().map(String::as_str).collect();
     let c_all: AHashSet<&str> = c.iter().map(String::as_str).collect();
-    let only_q: Vec<&str> = q_content.difference(&c_content).copied().collect();
-    let only_c: Vec<&str> = c_content.difference(&q_content).copied().collect();
-    let swapped = !only_q.is_empty() && !only_c.is_empty();
+    let only_q = q_content.difference(&c_content).count();
+    let only_c = c_content.difference(&q_content).count();
+    let swapped = only_q > 0 && only_c > 0;
     let overlap = jaccard(&q_content, &c_content);
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    let dense = vec![
+    vec![
         similarity,
         jaccard(&q_all, &c_all),
         overlap,
-        capped(only_q.len()),
-        capped(only_c.len()),
+        capped(only_q),
+        capped(only_c),
         flag(swapped),
-        flag(only_q.is_empty() != only_c.is_empty()),
-        flag(only_q.is_empty() && only_c.is_empty()),
+        flag((only_q == 0) != (only_c == 0)),
+        flag(only_q == 0 && only_c == 0),
         length_ratio(q.len(), c.len()),
         flag(swapped) * overlap,
         flag(swapped) * similarity,
-    ];
-    let mut buckets: Vec<usize> = only_q.iter().chain(&only_c).map(|w| bucket(w)).collect();
-    buckets.sort_unstable();
-    buckets.dedup();
-    PairFeatures { dense, buckets }
+    ]
 }
 
 /// Counts of differing words saturate: four and forty both mean "another question".
@@ -156,14 +194,6 @@ fn jaccard(a: &AHashSet<&str>, b: &AHashSet<&str>) -> f32 {
         return 1.0;
     }
     a.intersection(b).count() as f32 / union as f32
-}
-
-/// FNV-1a: stable across processes and releases, as the trained weights require.
-fn bucket(word: &str) -> usize {
-    let hash = word
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    (hash as usize) & (BUCKETS - 1)
 }
 
 /// Lower-cased words with possessives and plurals folded, so that "alarms" meets "alarm".
@@ -205,33 +235,65 @@ const FILLER_WORDS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::panic)]
+
     use super::*;
 
-    #[test]
-    fn shipped_weights_parse_and_match_the_features() {
-        assert!(Verifier::parse(WEIGHTS_JSON).is_ok());
+    /// One stump on `similarity` (feature 0) plus a second tree on `swapped` (feature 5).
+    const TWO_TREES: &str = r#"{"format": 2, "dense_names": DENSE_NAMES, "baseline": -1.0, "trees": [
+        {"feature": [0, 0, 0], "threshold": [0.5, 0, 0], "left": [1, 0, 0], "right": [2, 0, 0], "value": [0, -2.0, 3.0]},
+        {"feature": [5, 0, 0], "threshold": [0.5, 0, 0], "left": [1, 0, 0], "right": [2, 0, 0], "value": [0, 0.5, -4.0]}
+    ]}"#;
+
+    fn two_trees() -> Verifier {
+        let names = serde_json::to_string(DENSE).unwrap_or_default();
+        Verifier::parse(&TWO_TREES.replace("DENSE_NAMES", &names)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn score(v: &Verifier, query: &str, cached: &str, similarity: f32) -> f32 {
+        v.score(&Words::of(query), &Words::of(cached), similarity)
     }
 
     #[test]
-    fn malformed_weights_are_refused() {
+    fn shipped_model_parses_and_matches_the_features() {
+        assert!(Verifier::parse(MODEL_JSON).is_ok());
+    }
+
+    #[test]
+    fn trees_sum_their_leaves_onto_the_baseline() {
+        let v = two_trees();
+        // At the threshold a sample goes left, as in scikit-learn (0.5 is exact in f32 and f64).
+        let at = score(&v, "what is my credit score", "can you tell me my credit score", 0.5);
+        assert!((at - sigmoid(-1.0 - 2.0 + 0.5) as f32).abs() < 1e-6);
+        let above_swapped = score(&v, "turn off the lights", "turn up the lights", 0.9);
+        assert!((above_swapped - sigmoid(-1.0 + 3.0 - 4.0) as f32).abs() < 1e-6);
+    }
+
+    #[test]
+    fn malformed_models_are_refused() {
+        let names = serde_json::to_string(DENSE).unwrap_or_default();
+        let good = TWO_TREES.replace("DENSE_NAMES", &names);
         assert!(Verifier::parse("{}").is_err());
-        let short = WEIGHTS_JSON.replacen("\"similarity\"", "\"other\"", 1);
-        assert!(Verifier::parse(&short).is_err());
+        assert!(Verifier::parse(&good.replacen("\"format\": 2", "\"format\": 1", 1)).is_err());
+        assert!(Verifier::parse(&good.replacen("\"similarity\"", "\"other\"", 1)).is_err());
+        // A child pointing back at its parent would loop; a feature past the list would panic.
+        assert!(Verifier::parse(&good.replacen("\"right\": [2, 0, 0]", "\"right\": [0, 0, 0]", 1)).is_err());
+        assert!(Verifier::parse(&good.replacen("\"feature\": [0, 0, 0]", "\"feature\": [11, 0, 0]", 1)).is_err());
+        assert!(Verifier::parse(&good.replacen("\"value\": [0, -2.0, 3.0]", "\"value\": [0, -2.0]", 1)).is_err());
     }
 
     #[test]
     fn one_word_swapped_in_the_same_frame_is_told_apart_from_filler() {
-        let swapped = features("set my alarm for eight am", "delete my alarm for eight am", 0.9);
-        assert_eq!(swapped.dense[5], 1.0);
-        assert_eq!(swapped.buckets.len(), 2);
-        let filler = features("can you tell me my credit score", "what is my credit score", 0.9);
-        assert_eq!(filler.dense[7], 1.0);
-        assert!(filler.buckets.is_empty());
+        let swapped = features(&Words::of("set my alarm for eight am"), &Words::of("delete my alarm for eight am"), 0.9);
+        assert_eq!(swapped[5], 1.0);
+        let filler = features(&Words::of("can you tell me my credit score"), &Words::of("what is my credit score"), 0.9);
+        assert_eq!(filler[7], 1.0);
     }
 
     #[test]
     fn the_same_question_is_always_accepted() {
-        assert_eq!(Verifier::shipped().score("What is the capital of France?", "what is the capital of france", 1.0), 1.0);
+        let v = Verifier::shipped();
+        assert_eq!(v.score_texts("What is the capital of France?", "what is the capital of france", 1.0), 1.0);
     }
 
     #[test]
@@ -242,17 +304,18 @@ mod tests {
     }
 
     #[test]
-    fn features_are_symmetric_in_their_word_bag() {
-        let ab = features("turn off the lights", "turn up the lights", 0.8);
-        let ba = features("turn up the lights", "turn off the lights", 0.8);
-        assert_eq!(ab.buckets, ba.buckets);
+    fn features_mirror_when_the_pair_is_swapped() {
+        let (a, b) = (Words::of("turn off the lights in the hall"), Words::of("turn up the lights"));
+        let (ab, ba) = (features(&a, &b, 0.8), features(&b, &a, 0.8));
+        assert_eq!((ab[3], ab[4]), (ba[4], ba[3]));
+        assert_eq!(ab[1], ba[1]);
     }
 
     #[test]
     fn shipped_model_refuses_a_swapped_action_and_keeps_a_reworded_request() {
         let v = Verifier::shipped();
-        let swapped = v.score("delete my alarm for eight am", "set my alarm for eight am", 0.86);
-        let reworded = v.score("what is my credit score", "can you tell me my credit score", 0.86);
+        let swapped = v.score_texts("delete my alarm for eight am", "set my alarm for eight am", 0.86);
+        let reworded = v.score_texts("what is my credit score", "can you tell me my credit score", 0.86);
         assert!(reworded > swapped, "reworded {reworded} swapped {swapped}");
     }
 }

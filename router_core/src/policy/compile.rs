@@ -11,16 +11,14 @@ use ahash::{AHashMap, AHashSet};
 
 use crate::breaker::BreakerConfig;
 use crate::config::{
-    BreakerSpec, CacheSpec, CascadeSpec, ClassifierSpec, DomainOverride, LimitsSpec, OnExceed, OverridesSpec,
-    PolicySpec, ProviderSpec, ResidencyRule, RouterConfig, TierSpec,
+    is_http_url, provider_timeout_ms, BreakerSpec, CacheSpec, CascadeSpec, ClassifierSpec, DomainOverride, KeyRef,
+    LimitsSpec, OnExceed, OverridesSpec, PolicySpec, ProviderSpec, Range, ResidencyRule, RouterConfig, TierSpec,
+    AT_LEAST_ONE, CASCADE_DEPTH, CLASSIFIER_TOKENS, NON_NEGATIVE, POSITIVE, SIMILARITY, TIER, UNIT, VERIFIER_THRESHOLD,
 };
 use crate::error::{CoreError, Result};
 
 /// The pseudo-rule of request hints; reserved so `override:hint` in a log is never ambiguous.
 pub const HINT_RULE: &str = "hint";
-
-const MAX_TOKENS_RANGE: std::ops::RangeInclusive<u32> = 8..=512;
-const MAX_CASCADE_DEPTH: u8 = 2;
 
 /// Parses a config document; the error path names the field (`policy.classifier.maxTokens`).
 pub fn parse_config(json: &str) -> Result<RouterConfig> {
@@ -68,6 +66,8 @@ pub struct Price {
 }
 
 impl Price {
+    /// USD for these tokens: the one price computation (the service's accounting calls it
+    /// through `router_py._core.cost_usd`).
     pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
         (input_tokens as f64 * self.input_per_mtok + output_tokens as f64 * self.output_per_mtok) / 1e6
     }
@@ -240,13 +240,25 @@ fn ensure(ok: bool, path: impl FnOnce() -> String, message: impl FnOnce() -> Str
     }
 }
 
-fn check_unit(value: f32, path: &str) -> Result<()> {
-    ensure((0.0..=1.0).contains(&value), || path.to_owned(), || format!("{value} is not in [0, 1]"))
+/// `value` within `range` (a bound of `config`, which the schema states too).
+fn check_range(value: impl Into<f64>, range: Range, path: impl FnOnce() -> String) -> Result<()> {
+    let value = value.into();
+    ensure(range.contains(value), path, || format!("must be {range}, got {value}"))
+}
+
+/// `check_range` on a value the schema allows to be absent.
+fn check_optional<T: Into<f64>>(value: Option<T>, range: Range, path: impl FnOnce() -> String) -> Result<()> {
+    value.map_or(Ok(()), |v| check_range(v, range, path))
+}
+
+/// A list's length within `range` (`AT_LEAST_ONE`, so far), with a message that names the items.
+fn check_count(len: usize, range: Range, path: impl FnOnce() -> String, items: &str) -> Result<()> {
+    ensure(range.contains(len as f64), path, || format!("must list {range} {items}, got {len}"))
 }
 
 fn check_policy(policy: &PolicySpec, known_domains: &[&str], regions: &AHashSet<&str>) -> Result<()> {
     ensure(!policy.name.trim().is_empty(), || "policy.name".into(), || "must not be empty".into())?;
-    ensure(policy.expected_output_tokens > 0, || "policy.expectedOutputTokens".into(), || "must be > 0".into())?;
+    check_range(policy.expected_output_tokens, AT_LEAST_ONE, || "policy.expectedOutputTokens".into())?;
     check_classifier(&policy.classifier)?;
     check_cache(&policy.cache)?;
     check_overrides(&policy.overrides, known_domains, regions)?;
@@ -254,40 +266,23 @@ fn check_policy(policy: &PolicySpec, known_domains: &[&str], regions: &AHashSet<
 }
 
 fn check_classifier(c: &ClassifierSpec) -> Result<()> {
-    check_unit(c.max_underroute_risk, "policy.classifier.maxUnderrouteRisk")?;
-    check_unit(c.confidence_threshold, "policy.classifier.confidenceThreshold")?;
-    ensure(
-        MAX_TOKENS_RANGE.contains(&c.max_tokens),
-        || "policy.classifier.maxTokens".into(),
-        || format!("{} is not in [8, 512]", c.max_tokens),
-    )
+    check_range(c.max_underroute_risk, UNIT, || "policy.classifier.maxUnderrouteRisk".into())?;
+    check_range(c.confidence_threshold, UNIT, || "policy.classifier.confidenceThreshold".into())?;
+    check_range(c.max_tokens, CLASSIFIER_TOKENS, || "policy.classifier.maxTokens".into())
 }
 
 fn check_cache(c: &CacheSpec) -> Result<()> {
-    let ttl_message = || "must be > 0 (set enabled: false to turn the cache off)".to_owned();
-    ensure(c.exact.ttl_seconds > 0, || "policy.cache.exact.ttlSeconds".into(), ttl_message)?;
-    ensure(c.semantic.ttl_seconds > 0, || "policy.cache.semantic.ttlSeconds".into(), ttl_message)?;
-    let s = c.semantic.similarity_threshold;
-    ensure(
-        s > 0.0 && s <= 1.0,
-        || "policy.cache.semantic.similarityThreshold".into(),
-        || format!("{s} is not in (0, 1]"),
-    )?;
-    let v = c.semantic.verifier_threshold;
-    ensure(
-        (0.0..1.0).contains(&v),
-        || "policy.cache.semantic.verifierThreshold".into(),
-        || format!("{v} is not in [0, 1)"),
-    )
+    // Seconds as f64: exact for any TTL that is not absurd, and the check is a range like the rest.
+    check_range(c.exact.ttl_seconds as f64, AT_LEAST_ONE, || "policy.cache.exact.ttlSeconds".into())?;
+    check_range(c.semantic.ttl_seconds as f64, AT_LEAST_ONE, || "policy.cache.semantic.ttlSeconds".into())?;
+    let s = &c.semantic;
+    check_range(s.similarity_threshold, SIMILARITY, || "policy.cache.semantic.similarityThreshold".into())?;
+    check_range(s.verifier_threshold, VERIFIER_THRESHOLD, || "policy.cache.semantic.verifierThreshold".into())
 }
 
 fn check_cascade(c: &CascadeSpec) -> Result<()> {
-    ensure(
-        c.max_depth <= MAX_CASCADE_DEPTH,
-        || "policy.cascade.maxDepth".into(),
-        || format!("{} is above {MAX_CASCADE_DEPTH}", c.max_depth),
-    )?;
-    c.gate.min_verifier_score.map_or(Ok(()), |s| check_unit(s, "policy.cascade.gate.minVerifierScore"))
+    check_range(c.max_depth, CASCADE_DEPTH, || "policy.cascade.maxDepth".into())?;
+    check_optional(c.gate.min_verifier_score, UNIT, || "policy.cascade.gate.minVerifierScore".into())
 }
 
 /// Every value non-empty and none repeated; `list[i].field` names the culprit.
@@ -312,14 +307,10 @@ fn check_rule_names<'a>(list: &str, names: impl Iterator<Item = &'a str> + Clone
     }
 }
 
-fn check_tier_number(tier: u8, path: impl FnOnce() -> String) -> Result<()> {
-    ensure((1..=3).contains(&tier), path, || format!("tier {tier} is not in 1..=3"))
-}
-
 fn check_window(min: Option<u8>, max: Option<u8>, path: &str) -> Result<()> {
     ensure(min.is_some() || max.is_some(), || path.to_owned(), || "sets neither minTier nor maxTier".into())?;
-    min.map_or(Ok(()), |t| check_tier_number(t, || format!("{path}.minTier")))?;
-    max.map_or(Ok(()), |t| check_tier_number(t, || format!("{path}.maxTier")))?;
+    check_optional(min, TIER, || format!("{path}.minTier"))?;
+    check_optional(max, TIER, || format!("{path}.maxTier"))?;
     match (min, max) {
         (Some(lo), Some(hi)) if lo > hi => invalid(format!("{path}.maxTier"), format!("{hi} is below minTier {lo}")),
         _ => Ok(()),
@@ -353,7 +344,7 @@ fn check_domains(rules: &[DomainOverride], known_domains: &[&str]) -> Result<()>
             || format!("{list}[{i}].domain"),
             || format!("unknown domain '{}' (the classifier knows: {})", r.domain, known_domains.join(", ")),
         )?;
-        check_tier_number(r.min_tier, || format!("{list}[{i}].minTier"))?;
+        check_range(r.min_tier, TIER, || format!("{list}[{i}].minTier"))?;
     }
     Ok(())
 }
@@ -366,11 +357,7 @@ fn check_residency(rules: &[ResidencyRule], regions: &AHashSet<&str>) -> Result<
         let blank = |v: &Option<String>| v.as_deref().is_some_and(|s| s.trim().is_empty());
         ensure(!blank(&r.tenant), || format!("{path}.tenant"), || "must not be empty when set".into())?;
         ensure(!blank(&r.request_region), || format!("{path}.requestRegion"), || "must not be empty when set".into())?;
-        ensure(
-            !r.allowed_regions.is_empty(),
-            || format!("{path}.allowedRegions"),
-            || "must list at least one region".into(),
-        )?;
+        check_count(r.allowed_regions.len(), AT_LEAST_ONE, || format!("{path}.allowedRegions"), "regions")?;
         for (j, region) in r.allowed_regions.iter().enumerate() {
             ensure(
                 regions.contains(region.as_str()),
@@ -408,7 +395,7 @@ fn compile_limit_table(list: &str, rules: &[LimitView<'_>]) -> Result<LimitTable
     let mut table = LimitTable::default();
     for (i, r) in rules.iter().enumerate() {
         let interval = limit_interval(r.rate, || format!("{list}[{i}].requestsPerSecond"))?;
-        ensure(r.burst >= 1, || format!("{list}[{i}].burst"), || "must be >= 1".into())?;
+        check_range(r.burst, AT_LEAST_ONE, || format!("{list}[{i}].burst"))?;
         let rule = LimitRule { name: r.name.to_owned(), interval, burst: r.burst, on_exceed: r.on_exceed };
         if r.tenant == "*" {
             table.any = Some(rule);
@@ -419,13 +406,14 @@ fn compile_limit_table(list: &str, rules: &[LimitView<'_>]) -> Result<LimitTable
     Ok(table)
 }
 
-/// `1 / rate` rounded up to the nanosecond; refused when not a positive, representable time.
+/// `1 / rate` rounded up to the nanosecond; refused when not `POSITIVE` or not a representable
+/// time (a rate so small its interval overflows, which no schema bound can say).
 fn limit_interval(rate: f64, path: impl FnOnce() -> String) -> Result<Duration> {
     let nanos = (1e9 / rate).ceil();
-    if rate.is_finite() && rate > 0.0 && nanos.is_finite() && nanos < u64::MAX as f64 {
+    if POSITIVE.contains(rate) && nanos.is_finite() && nanos < u64::MAX as f64 {
         Ok(Duration::from_nanos((nanos as u64).max(1)))
     } else {
-        invalid(path(), format!("{rate} must be a finite rate > 0"))
+        invalid(path(), format!("must be a finite rate {POSITIVE}, got {rate}"))
     }
 }
 
@@ -434,8 +422,9 @@ fn compile_tiers(specs: &[TierSpec]) -> Result<[CompiledTier; 3]> {
     let mut names: AHashMap<&str, String> = AHashMap::new();
     for (i, spec) in specs.iter().enumerate() {
         let path = format!("tiers[{i}]");
+        check_range(spec.tier, TIER, || format!("{path}.tier"))?;
         let Some(slot) = usize::from(spec.tier).checked_sub(1).and_then(|t| slots.get_mut(t)) else {
-            return invalid(format!("{path}.tier"), format!("tier {} is not in 1..=3", spec.tier));
+            return invalid(format!("{path}.tier"), format!("tier {} has no slot", spec.tier));
         };
         if let Some((first, _)) = slot {
             return invalid(format!("{path}.tier"), format!("tier {} defined twice (also tiers[{first}])", spec.tier));
@@ -454,8 +443,8 @@ fn compile_tiers(specs: &[TierSpec]) -> Result<[CompiledTier; 3]> {
 
 fn compile_tier<'a>(spec: &'a TierSpec, path: &str, names: &mut AHashMap<&'a str, String>) -> Result<CompiledTier> {
     ensure(!spec.name.trim().is_empty(), || format!("{path}.name"), || "must not be empty".into())?;
-    ensure(spec.timeout_ms > 0, || format!("{path}.timeoutMs"), || "must be > 0".into())?;
-    ensure(!spec.providers.is_empty(), || format!("{path}.providers"), || "must list at least one provider".into())?;
+    check_range(spec.timeout_ms, AT_LEAST_ONE, || format!("{path}.timeoutMs"))?;
+    check_count(spec.providers.len(), AT_LEAST_ONE, || format!("{path}.providers"), "providers")?;
     let breaker = compile_breaker(&spec.breaker, &format!("{path}.breaker"))?;
     let mut providers = Vec::with_capacity(spec.providers.len());
     for (j, p) in spec.providers.iter().enumerate() {
@@ -475,61 +464,31 @@ fn compile_provider(p: &ProviderSpec, tier: &TierSpec, path: &str) -> Result<Com
     ensure(
         is_http_url(&p.base_url),
         || format!("{path}.baseUrl"),
-        || format!("'{}' is not an http(s) URL", p.base_url),
+        || format!("'{}' is not an http(s) URL with a host", p.base_url),
     )?;
-    let price = |v: f64, field: &str| {
-        ensure(v.is_finite() && v >= 0.0, || format!("{path}.{field}"), || format!("{v} must be finite and >= 0"))
-    };
-    price(p.price_input_per_mtok, "priceInputPerMtok")?;
-    price(p.price_output_per_mtok, "priceOutputPerMtok")?;
-    ensure(p.timeout_ms != Some(0), || format!("{path}.timeoutMs"), || "must be > 0".into())?;
-    ensure(
-        p.api_key_ref.as_deref().is_none_or(is_key_ref),
-        || format!("{path}.apiKeyRef"),
-        || format!("{:?} is neither env:VARIABLE nor secret:NAME/KEY", p.api_key_ref.as_deref().unwrap_or_default()),
-    )?;
+    check_range(p.price_input_per_mtok, NON_NEGATIVE, || format!("{path}.priceInputPerMtok"))?;
+    check_range(p.price_output_per_mtok, NON_NEGATIVE, || format!("{path}.priceOutputPerMtok"))?;
+    check_optional(p.timeout_ms, AT_LEAST_ONE, || format!("{path}.timeoutMs"))?;
+    if let Some(Err(why)) = p.api_key_ref.as_deref().map(KeyRef::parse) {
+        return invalid(format!("{path}.apiKeyRef"), why);
+    }
     Ok(CompiledProvider {
         spec: p.clone(),
         tier: tier.tier,
-        timeout: Duration::from_millis(u64::from(p.timeout_ms.unwrap_or(tier.timeout_ms))),
+        timeout: Duration::from_millis(u64::from(provider_timeout_ms(p.timeout_ms, tier.timeout_ms))),
         price: Price { input_per_mtok: p.price_input_per_mtok, output_per_mtok: p.price_output_per_mtok },
     })
 }
 
-/// `env:VARIABLE` (an environment variable) or `secret:NAME/KEY` (a key of a Kubernetes Secret,
-/// mounted into the router): a reference, so the key itself never sits in a policy.
-fn is_key_ref(key_ref: &str) -> bool {
-    let word = |w: &str, extra: &[char]| {
-        !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(&c))
-    };
-    if let Some(var) = key_ref.strip_prefix("env:") {
-        return word(var, &[]) && !var.starts_with(|c: char| c.is_ascii_digit());
-    }
-    key_ref.strip_prefix("secret:").and_then(|r| r.split_once('/')).is_some_and(|(name, key)| {
-        word(name, &['-', '.']) && word(key, &['-', '.']) && name.chars().all(|c| !c.is_ascii_uppercase())
-    })
-}
-
-/// `http://` or `https://`, a host, and no whitespace; the service's HTTP client does the rest.
-fn is_http_url(url: &str) -> bool {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    rest.is_some_and(|r| {
-        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
-        !host.is_empty() && !host.starts_with(':') && !url.chars().any(char::is_whitespace)
-    })
-}
-
 fn compile_breaker(b: &BreakerSpec, path: &str) -> Result<BreakerConfig> {
-    let at_least_one = |v: u32, field: &str| ensure(v >= 1, || format!("{path}.{field}"), || "must be >= 1".into());
-    at_least_one(b.failure_threshold, "failureThreshold")?;
-    at_least_one(b.half_open_probes, "halfOpenProbes")?;
-    at_least_one(b.success_threshold, "successThreshold")?;
+    check_range(b.failure_threshold, AT_LEAST_ONE, || format!("{path}.failureThreshold"))?;
+    check_range(b.half_open_probes, AT_LEAST_ONE, || format!("{path}.halfOpenProbes"))?;
+    check_range(b.success_threshold, AT_LEAST_ONE, || format!("{path}.successThreshold"))?;
+    check_range(b.open_seconds, POSITIVE, || format!("{path}.openSeconds"))?;
+    // Positive, yet too small for a nanosecond or too large for a Duration.
     let open_for = Duration::try_from_secs_f64(b.open_seconds).ok().filter(|d| !d.is_zero());
     let Some(open_for) = open_for else {
-        return invalid(
-            format!("{path}.openSeconds"),
-            format!("{} must be a finite number of seconds > 0", b.open_seconds),
-        );
+        return invalid(format!("{path}.openSeconds"), format!("{} s is not a representable duration", b.open_seconds));
     };
     Ok(BreakerConfig {
         failure_threshold: b.failure_threshold,
@@ -687,13 +646,11 @@ mod tests {
     }
 
     #[test]
-    fn api_key_refs_name_an_env_variable_or_a_secret_key() {
-        for good in ["env:OPENAI_API_KEY", "env:_K1", "secret:provider-keys/openai", "secret:keys.v2/api_key"] {
-            assert!(is_key_ref(good), "{good}");
-        }
-        for bad in ["sk-live-123", "env:", "env:1KEY", "env:A-B", "secret:keys", "secret:Keys/a", "secret:/a", "secret:k/"] {
-            assert!(!is_key_ref(bad), "{bad}");
-            assert_eq!(refused(|c| c.tiers[0].providers[0].api_key_ref = Some(bad.into())).0, "tiers[0].providers[0].apiKeyRef");
+    fn api_key_refs_are_parsed_and_refused_by_path() {
+        for bad in ["sk-live-123", "secret:../a"] {
+            let (path, message) = refused(|c| c.tiers[0].providers[0].api_key_ref = Some(bad.into()));
+            assert_eq!(path, "tiers[0].providers[0].apiKeyRef");
+            assert!(message.contains(bad), "{message}");
         }
     }
 

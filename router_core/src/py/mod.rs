@@ -1,5 +1,6 @@
 //! The PyO3 binding, `router_py._core`: mirrors the core one file per concept; nothing else imports pyo3.
 
+mod config;
 mod embed;
 mod errors;
 mod pair;
@@ -13,13 +14,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     route::register(m)?;
     embed::register(m)?;
     pair::register(m)?;
+    config::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add_function(wrap_pyfunction!(config_json_schema, m)?)?;
     Ok(())
-}
-
-/// JSON Schema of the router config, generated from the Rust types.
-#[pyfunction]
-fn config_json_schema() -> String {
-    crate::config::json_schema().to_string()
 }

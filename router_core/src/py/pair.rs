@@ -9,7 +9,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(guard_refusal, m)?)?;
     m.add_function(wrap_pyfunction!(verifier_score, m)?)?;
     m.add_function(wrap_pyfunction!(pair_features, m)?)?;
-    m.add("VERIFIER_BUCKETS", verify::BUCKETS)?;
     m.add("VERIFIER_DENSE", verify::DENSE.to_vec())?;
     Ok(())
 }
@@ -23,12 +22,11 @@ fn guard_refusal(query: &str, cached_query: &str) -> Option<&'static str> {
 /// The shipped verifier's probability that `cached_query`'s answer fits `query`.
 #[pyfunction]
 fn verifier_score(query: &str, cached_query: &str, similarity: f32) -> f32 {
-    verify::Verifier::shipped().score(query, cached_query, similarity)
+    verify::Verifier::shipped().score_texts(query, cached_query, similarity)
 }
 
-/// The verifier's inputs: (dense features in `VERIFIER_DENSE` order, hashed word buckets).
+/// The verifier's inputs, in `VERIFIER_DENSE` order.
 #[pyfunction]
-fn pair_features(query: &str, cached_query: &str, similarity: f32) -> (Vec<f32>, Vec<usize>) {
-    let features = verify::features(query, cached_query, similarity);
-    (features.dense, features.buckets)
+fn pair_features(query: &str, cached_query: &str, similarity: f32) -> Vec<f32> {
+    verify::features(&verify::Words::of(query), &verify::Words::of(cached_query), similarity)
 }

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import EntryPoints
 from pathlib import Path
+
+import pytest
+
+from router_py import cli as router_cli
 
 ROOT = Path(__file__).parents[3]
 HOLDOUT = ROOT / "data" / "routing" / "holdout.jsonl"
@@ -57,3 +62,28 @@ def test_eval_golden_names_the_bad_line(tmp_path: Path) -> None:
     broken.write_text('{"id": "a", "query": "hi", "ideal_tier": 1}\n{"id": "b", "query": "x", "ideal_tier": 5}\n')
     done = cli("eval", "golden", str(broken))
     assert done.returncode != 0 and "golden.jsonl:2:" in done.stderr and "ideal_tier" in done.stderr
+
+
+def test_the_tools_commands_come_from_the_tools_package() -> None:
+    done = cli("--help")
+    assert done.returncode == 0, done.stderr
+    for command in ("route", "serve", "keys", "train", "demo", "eval", "calibrate", "mock-provider"):
+        assert command in done.stdout, command
+
+
+def test_serving_imports_none_of_the_tools() -> None:
+    probe = ("import sys\nfrom router_py.cli import main\ntry:\n    main(['serve', '--help'])\nexcept SystemExit:\n"
+             "    pass\nprint(sorted(m for m in sys.modules if m.startswith('router_tools')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_tools_command_without_the_tools_names_the_package(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(router_cli, "entry_points", lambda group: EntryPoints(()))
+    for args in (["demo"], ["eval", "golden", "x.jsonl"]):
+        assert router_cli.main(args) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"llm-router: no command '{args[0]}'") and router_cli.TOOLS_PACKAGE in err

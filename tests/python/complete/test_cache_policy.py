@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from router_py.complete.request import Completion, CompletionRequest
+from router_py.completion import Completion, CompletionRequest
 from router_py.config.schema import RouterConfig
 from router_py.routing.engine import RoutingEngine
 from support.pipelines import mock_pipeline

@@ -26,7 +26,7 @@ def test_a_complete_answer_passes() -> None:
 
 @pytest.mark.parametrize("text", [
     "I'm sorry, but I can't help with that.",
-    "[simulated] I cannot assist with this request.",
+    "Sorry, but I cannot assist with this request.",
     "As an AI language model, I cannot provide legal advice.",
     "I am unable to answer that.",
 ])

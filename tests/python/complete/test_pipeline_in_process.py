@@ -12,9 +12,9 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from router_py.complete.request import Completion, CompletionRequest
-from router_py.config.schema import RouterConfig
 from router_py.complete.verifier import parse_score
+from router_py.completion import Completion, CompletionRequest
+from router_py.config.schema import RouterConfig
 from router_py.providers.types import ChatMessage, ChatResult, Usage
 from router_py.routing.engine import RoutingEngine
 from router_py.telemetry.tracing import add_processor

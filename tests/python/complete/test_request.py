@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
-from router_py.complete.request import CompletionRequest
+from router_py.completion import CompletionRequest
 from router_py.providers.types import ChatMessage
 from router_py.service.errors import BadRequestError
 from router_py.service.grpc_api import _route_request

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from pathlib import Path
@@ -177,51 +178,70 @@ def test_request_errors_map_to_their_classes(engine: RoutingEngine) -> None:
 
 
 def test_tenant_rate_limit_raises_with_retry_after(engine: RoutingEngine, default_config: RouterConfig) -> None:
-    engine.apply(patched(default_config, {"policy": {"limits": {"tenants": [{"name": "tiny", "tenant": "*", "requestsPerSecond": 0.5, "burst": 2}]}}}))
+    # One request back every 1000 s: however slowly this machine runs the three, none is refilled.
+    tiny = {"name": "tiny", "tenant": "*", "requestsPerSecond": 0.001, "burst": 2}
+    engine.apply(patched(default_config, {"policy": {"limits": {"tenants": [tiny]}}}))
     ask(engine, "one")
     ask(engine, "two")
     with pytest.raises(_core.RateLimitedError) as caught:
         ask(engine, "three")
     message, rule, retry_after = caught.value.args
-    assert rule == "tiny" and 0 < retry_after <= 2.0
+    assert rule == "tiny" and 0 < retry_after <= 1000.0
     ask(engine, "other tenant is unaffected", tenant="globex")
 
 
 def test_decide_releases_the_gil(engine: RoutingEngine) -> None:
-    """The main thread keeps running Python while another thread is inside decide(); with the
-    GIL held it could not take a single step until the decision returned."""
+    """The main thread runs Python while another thread is inside decide(). With forced GIL
+    switches off, a thread gives the GIL up only where it blocks or native code releases it, so
+    the main thread can run only inside a decide() that released it: the worker decides until the
+    main thread has run, one decision if decide() lets the GIL go, every one if it holds it.
+    (Counting the main thread's steps during one decision could not tell: a decision that held
+    the GIL past the 5 ms switch interval handed it over as it returned, for thousands of steps.)"""
     long_prompt = "Summarise this report. " + "The quarter went well. " * 200
-    started, done = threading.Event(), threading.Event()
+    main_ran = threading.Event()
+    most = 200  # decisions the OS has to run the main thread in: far more than it needs
+    decisions = 0
 
     def decide() -> None:
-        started.set()
-        ask(engine, long_prompt)
-        done.set()
+        nonlocal decisions
+        while not main_ran.is_set() and decisions < most:
+            ask(engine, long_prompt)
+            decisions += 1
 
-    worker = threading.Thread(target=decide)
-    worker.start()
-    started.wait()
-    steps = 0
-    while not done.is_set():
-        steps += 1
-    worker.join()
-    assert steps > 1000
+    switch_s = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        worker = threading.Thread(target=decide)
+        worker.start()
+        main_ran.set()
+        worker.join()
+    finally:
+        sys.setswitchinterval(switch_s)
+    assert decisions < most
 
 
-def test_decide_async_does_not_block_the_event_loop(engine: RoutingEngine) -> None:
-    """Other coroutines run to completion while a decision is still being computed: a blocking
-    decide() inside a coroutine would hold the loop until the decision was done."""
-    long_prompt = RouteRequest(tenant="acme", text="Summarise this report. " + "The quarter went well. " * 200)
+def test_decide_async_does_not_block_the_event_loop(engine: RoutingEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop runs other code while a decision is in progress: here the decision cannot finish
+    until the loop's thread has let it. A decide() run on the loop's own thread would wait for
+    that in vain, and give up."""
+    loop_ran = threading.Event()
+    waited_in_vain: list[bool] = []
+    decide = engine.decide
 
-    async def scenario() -> bool:
-        decision = asyncio.create_task(engine.decide_async(long_prompt))
-        for _ in range(3):
-            await asyncio.sleep(0)
-        still_deciding = not decision.done()
+    def gated(request: RouteRequest) -> _core.Decision:
+        waited_in_vain.append(not loop_ran.wait(timeout=30))
+        return decide(request)
+
+    monkeypatch.setattr(engine, "decide", gated)
+
+    async def scenario() -> None:
+        decision = asyncio.create_task(engine.decide_async(RouteRequest(tenant="acme", text="Where is my parcel?")))
+        await asyncio.sleep(0)  # the decision starts
+        loop_ran.set()
         await decision
-        return still_deciding
 
-    assert asyncio.run(scenario())
+    asyncio.run(scenario())
+    assert waited_in_vain == [False]
 
 
 def test_warm_preloads_both_caches_for_one_tenant(engine: RoutingEngine, models: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from router_py.demo.report import Tally, breaker_transitions, failure
-from router_py.demo.workload import GAP, PARAPHRASES, build
+from router_tools.demo.report import Tally, breaker_transitions, failure
+from router_tools.demo.workload import GAP, PARAPHRASES, build
 
 
 def test_the_workload_mixes_fresh_repeated_rephrased_and_json_requests() -> None:

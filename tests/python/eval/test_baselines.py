@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router_py.eval.baselines import (
+from router_tools.eval.baselines import (
     BASELINES,
     Corpus,
     argmax_tiers,
@@ -22,9 +22,9 @@ from router_py.eval.baselines import (
     keyword_tier,
     run_baselines,
 )
-from router_py.eval.compare import BaselineReport, Bootstrap, Pricing, baseline_report, label_kinds
-from router_py.eval.golden import TierPrice
-from router_py.train.dataset import GoldenItem
+from router_tools.eval.compare import BaselineReport, Bootstrap, Pricing, baseline_report, label_kinds
+from router_tools.eval.golden import TierPrice
+from router_tools.train.dataset import GoldenItem
 
 PRICES = {1: TierPrice(input_per_mtok=0.15, output_per_mtok=0.6),
           2: TierPrice(input_per_mtok=2.5, output_per_mtok=10.0),

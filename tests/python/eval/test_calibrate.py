@@ -16,8 +16,9 @@ from test_eval_cli import write_jsonl
 
 from router_py.cli import main
 from router_py.config.manifests import embedded_default_dir, load_config
-from router_py.eval import calibrate as cal
-from router_py.eval.cache_sweep import (
+from router_py.routing.engine import RoutingEngine
+from router_tools.eval import calibrate as cal
+from router_tools.eval.cache_sweep import (
     FunctionChecks,
     PairFileError,
     PairRow,
@@ -29,20 +30,19 @@ from router_py.eval.cache_sweep import (
     score_pairs,
     served,
 )
-from router_py.eval.cli import Embedder, evaluation_config
-from router_py.eval.files import load_eval_file
-from router_py.routing.engine import RoutingEngine
-from router_py.eval.tier_sweep import (
+from router_tools.eval.cli import Embedder, evaluation_config
+from router_tools.eval.files import load_eval_file
+from router_tools.eval.tier_sweep import (
     TierInputs,
     Window,
     _events,
-    bootstrap_settings as tier_bootstrap,
     gate_candidates,
-    pick_setting as pick_tiers,
     replica_tiers,
     serve_row,
     sweep_gate,
 )
+from router_tools.eval.tier_sweep import bootstrap_settings as tier_bootstrap
+from router_tools.eval.tier_sweep import pick_setting as pick_tiers
 
 # ---- the tier replica and sweep -------------------------------------------------------------
 
@@ -210,6 +210,10 @@ def test_cache_sweep_picks_most_paraphrases_within_budget() -> None:
     assert two.similarity == pytest.approx(0.65, abs=1e-6) and two.verifier == pytest.approx(0.2, abs=1e-6)
     # a near miss no check stops, more similar than every paraphrase: nothing meets 0 %
     assert pick_setting(pair_scores([("paraphrase", 0.5, False, 0.5), ("near_miss", 0.99, False, 0.99)]), 0.01) is None
+    # a floor keeps the sweep off similarities the pairs cannot vouch for, whatever they gain
+    floored = pick_setting(scores, budget=0.67, min_similarity=0.7)
+    assert floored is not None and floored.similarity == pytest.approx(0.75, abs=1e-6)
+    assert pick_setting(scores, budget=0.01, min_similarity=0.96) is None
 
 
 def test_cache_sweep_matches_brute_force() -> None:
@@ -366,6 +370,9 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, capsys: pytest
         err = fail(capsys, str(good), "--quality-slo", "0.03", "--pairs", str(pairs), "--false-hit-budget", b, *w)
         assert "--false-hit-budget must be a fraction in (0, 1)" in err
     assert "needs --pairs" in fail(capsys, str(good), "--quality-slo", "0.03", "--false-hit-budget", "0.01")
+    for floor in ("0", "1.5", "nan"):
+        err = fail(capsys, str(good), "--quality-slo", "0.03", "--pairs", str(pairs), "--min-similarity", floor, *w)
+        assert "--min-similarity must be in (0, 1]" in err
     bad_pairs = tmp_path / "bad_pairs.jsonl"
     bad_pairs.write_text('{"a": "x", "b": "y", "kind": "paraphrase"}\n{"a": 1}\n')
     assert "bad_pairs.jsonl:2:" in fail(capsys, str(good), "--quality-slo", "0.03", "--pairs", str(bad_pairs), *w)
@@ -476,7 +483,8 @@ def test_end_to_end_writes_a_policy_serve_loads(tmp_path: Path, capsys: pytest.C
     assert lo <= tier["calibrated"]["under_routed"] <= hi
     assert (cache["paraphrases"], cache["near_misses"]) == (4, 3)
     assert cache["calibrated"]["false_hit_rate"] <= 0.2
-    assert cache["current"]["similarity_threshold"] == 0.81
+    live_semantic = load_config(embedded_default_dir()).policy.cache.semantic
+    assert cache["current"]["similarity_threshold"] == pytest.approx(live_semantic.similarity_threshold)
 
     # the policy written loads through serve's loader beside the tiers, with the picked thresholds
     shutil.copy(embedded_default_dir() / "10-provider-tiers.yaml", out.parent)
@@ -503,15 +511,17 @@ def test_end_to_end_writes_a_policy_serve_loads(tmp_path: Path, capsys: pytest.C
 def test_the_routers_own_checks_on_a_few_pairs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The real embedder, guard and verifier: every near miss here is one the guard refuses
-    (another number, an opposite action, a negation), so all paraphrases can be served."""
+    (another number, an opposite action, a negation), so all paraphrases can be served once the
+    similarity floor is lowered (two of them, reworded, sit below the default one)."""
     real = cal.pair_embedder
     monkeypatch.setattr(cal, "pair_embedder", lambda max_tokens: Embedder(
         embed=real(max_tokens).embed, key="real", cache_dir=None))  # no cache file in the models folder
     golden = write_jsonl(tmp_path / "golden.jsonl", golden_rows())
     pairs = write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
     code, text, err = run(capsys, str(golden), "--quality-slo", "0.2", "--pairs", str(pairs), "--resamples", "20",
-                          "--json")
+                          "--min-similarity", "0.1", "--json")
     assert code == 0, err
     cache = json.loads(text)["cache"]
     assert cache["calibrated"]["false_hits"] == 0 and cache["calibrated"]["paraphrase_hits"] == 4
+    assert cache["min_similarity"] == 0.1
     assert cache["enabled"] and cache["current"]["false_hits"] == 0

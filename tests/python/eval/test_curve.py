@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router_py.eval.curve import classifier_tiers, cost_curve, sweep
+from router_tools.eval.curve import classifier_tiers, cost_curve, sweep
 
 # Every item costs 1 at tier 1, 10 at tier 2, 100 at tier 3: cost ratios are easy to read.
 FLAT = np.asarray([[1.0, 10.0, 100.0]] * 4)

@@ -1,10 +1,10 @@
-"""Per-domain precision and recall of the classifier's domain (router_py/eval/domains.py)."""
+"""Per-domain precision and recall of the classifier's domain (tools/router_tools/eval/domains.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from router_py.eval.domains import domain_evaluation, domain_report, format_domains
+from router_tools.eval.domains import domain_evaluation, domain_report, format_domains
 
 
 def test_precision_and_recall_on_a_worked_case() -> None:

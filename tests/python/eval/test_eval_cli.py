@@ -11,9 +11,9 @@ import pytest
 from test_baselines import TIER1, TIER2, TIER3, fake_embedding
 
 from router_py.cli import main
-from router_py.eval import cli as eval_cli
-from router_py.eval.files import load_eval_file
-from router_py.train.dataset import GoldenFileError
+from router_tools.eval import cli as eval_cli
+from router_tools.eval.files import load_eval_file
+from router_tools.train.dataset import GoldenFileError
 
 
 def write_jsonl(path: Path, rows: Sequence[dict[str, object]]) -> Path:
@@ -82,9 +82,9 @@ def fake_embedder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_embedder: list[int]) -> None:
     golden = write_jsonl(tmp_path / "golden.jsonl", rows(3, offset=1))
     train = write_jsonl(tmp_path / "train.jsonl", rows(1))
-    page = tmp_path / "report.html"
+    page, curve = tmp_path / "report.html", tmp_path / "curve.png"
     args = ["eval", "golden", str(golden), "--baseline-train", str(train), "--resamples", "50",
-            "--html", str(page), "--json"]
+            "--html", str(page), "--curve-png", str(curve), "--json"]
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [p["budget"] for p in doc["curve"]["points"]] == [0.01, 0.03, 0.05, 0.1]
@@ -98,6 +98,7 @@ def test_json_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_
     assert set(outcome["by_source"]) == {"src2", "src3"}
     text = page.read_text()
     assert text.count("data:image/png;base64,") == 3  # curves, reliability, confusion matrices
+    assert curve.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     for name in ("router", "tfidf_lr", "knn", "always_tier2", "src1", "spec_tier", "outcome_tier"):
         assert name in text
     # a second run finds both files' embeddings in the cache

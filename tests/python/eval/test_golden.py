@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router_py.eval.golden import GoldenReport, RoutedItem, TierPrice, golden_report, slice_report
-from router_py.train.dataset import TIERS, GoldenItem
+from router_tools.eval.golden import GoldenReport, RoutedItem, TierPrice, golden_report, slice_report
+from router_tools.train.dataset import TIERS, GoldenItem
 
 PRICES = {1: TierPrice(input_per_mtok=0.15, output_per_mtok=0.6),
           2: TierPrice(input_per_mtok=2.5, output_per_mtok=10.0),

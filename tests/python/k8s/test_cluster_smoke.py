@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
+import subprocess
 
 from support.kube import KubeCluster, pinned_versions
+from support.probes import wait_for
 
 GROUP = "smoke.llmrouter.test"
 
@@ -114,12 +115,13 @@ def test_rbac_is_enforced(kube_cluster: KubeCluster, kube_namespace: str) -> Non
     kube_cluster.kubectl("create", "role", "widget-reader", *ns, "--verb=get,list", f"--resource=widgets.{GROUP}")
     subject = f"--serviceaccount={kube_namespace}:router"
     kube_cluster.kubectl("create", "rolebinding", "router-reads-widgets", *ns, "--role=widget-reader", subject)
-    # The authorizer reads bindings from an informer cache: allow it a moment to see this one.
-    deadline = time.monotonic() + 30
-    while (allowed := kube_cluster.kubectl("get", "widgets", "-o", "name", kubeconfig=sa, check=False)).returncode:
-        assert time.monotonic() < deadline, allowed.stderr
-        time.sleep(0.2)
-    assert allowed.stdout.strip() == ""
+
+    # The authorizer reads bindings from an informer cache: wait for it to see this one.
+    def reads() -> subprocess.CompletedProcess[str] | None:
+        done = kube_cluster.kubectl("get", "widgets", "-o", "name", kubeconfig=sa, check=False)
+        return None if done.returncode else done
+
+    assert wait_for(reads, "the role binding to admit the service account").stdout.strip() == ""
     # Reading is not writing.
     write = kube_cluster.kubectl("create", "configmap", "x", kubeconfig=sa, check=False)
     assert write.returncode != 0

@@ -10,9 +10,12 @@ import jsonschema
 import pytest
 from pydantic import JsonValue
 
-from router_py.mock.answers import Outcome, compose, count_tokens, sample_instance
-from router_py.mock.difficulty import assess
-from router_py.mock.profiles import PROFILES
+from router_py.complete.gate import AcceptanceGate
+from router_py.config.schema import GateSpec
+from router_py.providers.types import ChatResult, Usage
+from router_tools.mock.answers import REFUSAL, Outcome, compose, count_tokens, sample_instance
+from router_tools.mock.difficulty import assess
+from router_tools.mock.profiles import PROFILES
 
 EASY = [
     "How do I reset my password?",
@@ -79,9 +82,24 @@ def test_failure_modes_look_like_a_cheap_models() -> None:
     for query in HARD:
         answer = compose(PROFILES["fast"], query)
         if answer.outcome is Outcome.REFUSAL:
-            assert "I'm sorry" in answer.text and answer.finish_reason == "stop"
+            assert answer.text.startswith(REFUSAL) and answer.finish_reason == "stop"
         if answer.outcome is Outcome.TRUNCATED:
             assert answer.finish_reason == "length" and not answer.text.endswith(".")
+
+
+def test_the_routers_gate_takes_the_mocks_refusals_for_refusals_and_nothing_else() -> None:
+    """The gate knows nothing of the mock: its refusals must read as a real model's do."""
+    gate = AcceptanceGate(GateSpec())
+    seen: set[Outcome] = set()
+    for profile in PROFILES.values():
+        for query in EASY + HARD:
+            answer = compose(profile, query)
+            result = ChatResult(text=answer.text, finish_reason=answer.finish_reason, model=profile.model,
+                                usage=Usage(input_tokens=1, output_tokens=len(answer.tokens)))
+            refused = "refusal" in gate.check(result, None, None).failures
+            assert refused == (answer.outcome is Outcome.REFUSAL), (profile.name, query, answer.text)
+            seen.add(answer.outcome)
+    assert {Outcome.ANSWER, Outcome.REFUSAL} <= seen
 
 
 def test_json_mode_fails_as_invalid_json_on_a_hard_query() -> None:

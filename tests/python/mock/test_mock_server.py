@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from router_py.cli import main
-from router_py.mock.profiles import Faults
-from router_py.mock.server import MockProcess, MockProvider
+from router_tools.mock.profiles import Faults
+from router_tools.mock.server import MockProcess, MockProvider
 
 pytestmark = pytest.mark.anyio
 

@@ -64,15 +64,21 @@ def test_translation_details() -> None:
     provider = tier["properties"]["providers"]["items"]
     assert provider["properties"]["timeoutMs"] == {
         "type": "integer",
+        "description": "Overrides the tier's timeout for this provider.",
         "nullable": True,
-        "minimum": 0,
-        "exclusiveMinimum": True,
+        "minimum": 1,
     }
     assert provider["properties"]["api"]["enum"] == ["openai", "anthropic"]
     assert provider["properties"]["api"]["description"] == "Default: openai."
     assert provider["properties"]["apiKeyRef"]["pattern"].startswith("^(env:")
     assert tier["properties"]["tier"] == {"type": "integer", "minimum": 1, "maximum": 3}
-    assert tier["x-kubernetes-validations"][0]["rule"] == "size(self.providers) > 0"
+    assert tier["properties"]["providers"]["minItems"] == 1
+    assert tier["properties"]["breaker"]["properties"]["openSeconds"] == {
+        "type": "number",
+        "description": "Default: 30.0.",
+        "minimum": 0.0,
+        "exclusiveMinimum": True,
+    }
 
 
 def test_unsupported_unions_fail_generation() -> None:

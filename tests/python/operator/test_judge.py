@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from router_operator.judge import Judged, Judgement, judge
 from router_operator.resources import ConditionStatus, CustomObject, Reason
-from support.crd_objects import examples, make_object
 
 from router_py.config.check import CoreChecker
+from support.crd_objects import examples, make_object
 
 Spec = dict[str, Any]
 
@@ -87,10 +87,11 @@ def test_an_existing_secret_key_is_enough(checker: CoreChecker) -> None:
 
 
 def test_the_core_blames_a_field_of_one_tier_and_the_others_stay_accepted(checker: CoreChecker) -> None:
-    judgement = run(checker, [policy()], tiers(t1=tier_spec(1, "p1", baseUrl="ftp://files")))
+    # a blank model: no schema keyword says "not blank", so the core is the one to refuse it
+    judgement = run(checker, [policy()], tiers(t1=tier_spec(1, "p1", model=" ")))
     verdict = one(judgement.tiers, "t1").verdict
     assert verdict.reason is Reason.REJECTED_BY_CORE
-    assert verdict.message == "spec.providers[0].baseUrl: 'ftp://files' is not an http(s) URL"
+    assert verdict.message == "spec.providers[0].model: must not be empty"
     assert one(judgement.tiers, "t2").verdict.accepted and one(judgement.tiers, "t3").verdict.accepted
 
 

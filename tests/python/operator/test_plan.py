@@ -12,11 +12,11 @@ from router_operator.plan import ClusterState, Plan, plan
 from router_operator.release import GENERATIONS_ANNOTATION, ORPHANED_ANNOTATION, Publication
 from router_operator.resources import Condition, ConditionType, CustomObject, Reason, RoutingPolicyStatus
 from router_operator.settings import OperatorSettings
-from support.crd_objects import examples, make_object
 
 from router_py.config.check import CoreChecker
 from router_py.config.kube_source import CONFIG_KEY, SHADOW_KEY, config_update
 from router_py.config.manifests import embedded_default_dir, load_config
+from support.crd_objects import examples, make_object
 
 SETTINGS = OperatorSettings(namespace="ns")
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)

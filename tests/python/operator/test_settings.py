@@ -6,9 +6,9 @@ import inspect
 
 import kopf
 import pytest
-
 from router_operator.settings import OperatorSettings
-from router_py.config.kube_api import KubeConfigError
+
+from router_py.config.kube_client import KubeConfigError
 
 
 def test_the_health_endpoint_comes_from_the_environment() -> None:

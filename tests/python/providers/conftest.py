@@ -12,11 +12,11 @@ import pytest
 from provider_support import KEY, spec, tier
 
 from router_py.config.schema import ProviderApi
-from router_py.mock.profiles import Faults
-from router_py.mock.server import MockProvider, serve_in_thread
 from router_py.providers.keys import KeyResolver
 from router_py.providers.pool import ProviderPool
 from router_py.providers.types import ProviderClient
+from router_tools.mock.profiles import Faults
+from router_tools.mock.server import MockProvider, serve_in_thread
 
 INSTANT = Faults(latency_scale=0.0)
 

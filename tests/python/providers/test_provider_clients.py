@@ -11,9 +11,6 @@ import pytest
 from provider_support import KEY, ask, spec, tier
 
 from router_py.config.schema import ProviderApi
-from router_py.mock.answers import count_tokens
-from router_py.mock.profiles import Faults
-from router_py.mock.server import MockProvider
 from router_py.providers.keys import KeyResolver
 from router_py.providers.pool import ProviderPool
 from router_py.providers.types import (
@@ -26,6 +23,9 @@ from router_py.providers.types import (
     StreamEnd,
     StreamEvent,
 )
+from router_tools.mock.answers import count_tokens
+from router_tools.mock.profiles import Faults
+from router_tools.mock.server import MockProvider
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,7 @@
 """A real fleet for the service tests: six `mock-provider` processes and one `llm-router serve`
 process on free loopback ports, from test manifests where every request starts at tier 1 (so
-failover and cascade paths are deterministic) and breakers trip fast."""
+failover and cascade paths are deterministic) and breakers trip fast, with admission that load
+cannot trip (`support.admission`)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
+from support.admission import router_args
 from support.manifests import write_manifests
 
 
 @pytest.fixture(scope="package")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     root = tmp_path_factory.mktemp("fleet")
-    with Fleet(write_manifests(root / "manifests"), root / "logs", router_args=("--max-in-flight", "64")) as f:
+    with Fleet(write_manifests(root / "manifests"), root / "logs", router_args=router_args()) as f:
         yield f
 
 

@@ -1,9 +1,9 @@
-"""Admission, in-process: the decision backlog and event-loop lag refuse at once."""
+"""Admission, in-process: each signal driven with an injected clock or count, never by loading
+the machine, refuses at once."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,11 @@ from router_py.config.schema import RouterConfig
 from router_py.routing.engine import DecisionBacklogError, RoutingEngine
 from router_py.routing.request import RouteRequest
 from router_py.routing.wait import DecisionLoad, DecisionWait
-from router_py.telemetry.metrics import exposition
 from router_py.service.app import RouterService
 from router_py.service.grpc_api import RouterServicer
 from router_py.service.openai_api import OpenAIApp
-from router_py.service.overload import AdmissionControl, OverloadedError
+from router_py.service.overload import AdmissionControl, LoopLag, OverloadedError
+from router_py.telemetry.metrics import exposition
 from support.pipelines import mock_service
 
 
@@ -39,41 +39,57 @@ def test_decisions_past_the_backlog_are_refused_not_queued(models: Path, default
     assert all(not isinstance(o, Exception) or isinstance(o, DecisionBacklogError) for o in outcomes)
 
 
-def test_a_late_event_loop_refuses_new_requests() -> None:
-    async def scenario() -> tuple[bool, bool]:
-        admission = AdmissionControl(100, max_loop_lag_s=0.05)
-        watcher = asyncio.create_task(admission.loop_lag.run())
-        await asyncio.sleep(0.05)
-        time.sleep(0.5)  # the loop's thread is busy: the next timer fires late
-        await asyncio.sleep(0.02)
-        with admission.admit("test"):  # another request in progress: the router is not idle
-            try:
-                with admission.admit("test"):
-                    pass
-                refused_while_late = False
-            except OverloadedError as e:
-                refused_while_late = "behind" in str(e)
-            await asyncio.sleep(0.3)  # caught up
-            with admission.admit("test"):
-                recovered = True
-        watcher.cancel()
-        return refused_while_late, recovered
+def test_the_loop_lag_is_how_late_the_loops_timer_wakes() -> None:
+    """`run` reads the clock before and after each 10 ms timer: with a clock that moves 0.51 s
+    between reads, every wake is half a second late, and the average climbs by a fifth of the
+    gap each sample. The timers are real; the test waits for three samples, however long."""
+    clock = _Clock()
 
-    assert asyncio.run(scenario()) == (True, True)
+    def read() -> float:
+        clock.now += 0.51
+        return clock.now
+
+    async def samples() -> list[float]:
+        averages: list[float] = []
+        three = asyncio.Event()
+
+        class Watched(LoopLag):
+            def observe(self, late_s: float) -> None:
+                super().observe(late_s)
+                averages.append(self.lag_s)
+                if len(averages) == 3:
+                    three.set()
+
+        watcher = asyncio.create_task(Watched(interval_s=0.01, clock=read).run())
+        await asyncio.wait_for(three.wait(), timeout=30)
+        watcher.cancel()
+        return averages[:3]
+
+    assert asyncio.run(samples()) == pytest.approx([0.1, 0.18, 0.244])
+
+
+def test_a_timer_that_wakes_early_counts_as_on_time() -> None:
+    lag = LoopLag()
+    lag.observe(-0.005)
+    assert lag.lag_s == 0.0
+
+
+def test_a_late_event_loop_refuses_new_requests_until_it_catches_up() -> None:
+    admission = AdmissionControl(100, max_loop_lag_s=0.05)
+    admission.loop_lag.observe(0.5)  # the loop's thread was busy: a timer woke half a second late
+    with admission.admit("test"):  # another request in progress: the router is not idle
+        with pytest.raises(OverloadedError, match="event loop 100 ms behind"), admission.admit("test"):
+            pass
+        for _ in range(30):  # 300 ms of timers on time
+            admission.loop_lag.observe(0.0)
+        with admission.admit("test"):
+            assert admission.in_flight == 2
 
 
 def test_a_short_pause_does_not_refuse_traffic() -> None:
-    async def scenario() -> bool:
-        admission = AdmissionControl(100, max_loop_lag_s=0.025)
-        watcher = asyncio.create_task(admission.loop_lag.run())
-        await asyncio.sleep(0.05)
-        time.sleep(0.08)  # a first import or a garbage collection
-        await asyncio.sleep(0.015)
-        late = admission.loop_is_late
-        watcher.cancel()
-        return late
-
-    assert asyncio.run(scenario()) is False
+    admission = AdmissionControl(100, max_loop_lag_s=0.025)
+    admission.loop_lag.observe(0.08)  # one timer 80 ms late: a first import or a garbage collection
+    assert not admission.loop_is_late  # it moved the average by a fifth: 16 ms
 
 
 def test_in_flight_requests_are_bounded() -> None:

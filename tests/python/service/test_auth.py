@@ -20,8 +20,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Fleet
 from router_py.service.auth import digest, new_key
+from router_tools.local.fleet import Fleet
+from support.admission import router_args
 from support.probes import wait_for
 
 VIP_KEY, ACME_KEY = new_key(), new_key()
@@ -58,7 +59,7 @@ def authed(tmp_path_factory: pytest.TempPathFactory, make_manifests: Callable[[P
     doc = yaml.safe_load(policy.read_text())
     doc["spec"]["overrides"]["tenants"] = [{"name": "vip-gets-reasoning", "tenant": "vip", "minTier": 3}]
     policy.write_text(yaml.safe_dump(doc, sort_keys=False))
-    with Fleet(manifests, root / "logs", router_args=("--api-keys", str(keys_path))) as f:
+    with Fleet(manifests, root / "logs", router_args=("--api-keys", str(keys_path), *router_args())) as f:
         for name in (p.name for t in f.config.tiers for p in t.providers):
             f.set_faults(name, latency_scale=0.02)
         yield f
@@ -74,7 +75,7 @@ def keyed(authed: Fleet, keys_path: Path) -> Fleet:
     """The authed fleet with the baseline keys live (a test that rewrote the file is undone)."""
     keys_path.write_text(BASELINE)
     wait_for(lambda: readyz(authed).get("auth_revision") == revision(BASELINE) and "auth_error" not in readyz(authed),
-             "the baseline keys live", timeout=10, every=0.05)
+             "the baseline keys live", every=0.05)
     return authed
 
 
@@ -189,7 +190,7 @@ def test_rotation_admits_the_new_key_and_refuses_the_old_without_a_restart(keyed
     rotated_key = new_key()
     rotated = keys_doc((rotated_key, "vip", "vip-app-2"), (ACME_KEY, "acme", None))
     keys_path.write_text(rotated)
-    wait_for(lambda: readyz(keyed).get("auth_revision") == revision(rotated), "the rotated keys live", timeout=10,
+    wait_for(lambda: readyz(keyed).get("auth_revision") == revision(rotated), "the rotated keys live",
              every=0.05)
     assert chat(keyed, VIP_KEY).status_code == 401
     assert grpc_code(lambda: route(keyed.grpc_target, VIP_KEY)) == grpc.StatusCode.UNAUTHENTICATED
@@ -201,17 +202,16 @@ def test_rotation_admits_the_new_key_and_refuses_the_old_without_a_restart(keyed
 
 def test_a_bad_keys_file_keeps_the_last_good_keys_and_is_reported(keyed: Fleet, keys_path: Path) -> None:
     keys_path.unlink()
-    wait_for(lambda: "unreadable" in str(readyz(keyed).get("auth_error", "")), "the missing file reported",
-             timeout=10, every=0.05)
+    wait_for(lambda: "unreadable" in str(readyz(keyed).get("auth_error", "")), "the missing file reported", every=0.05)
     assert chat(keyed, ACME_KEY).status_code == 200
     # The same content back: taken again, and the error cleared.
     keys_path.write_text(BASELINE)
-    wait_for(lambda: "auth_error" not in readyz(keyed), "the error cleared", timeout=10, every=0.05)
+    wait_for(lambda: "auth_error" not in readyz(keyed), "the error cleared", every=0.05)
     for bad in ("keys: [unclosed", "keys:\n- tenant: vip\n  sha256: not-hex\n",
                 keys_doc((ACME_KEY, "acme", None), (ACME_KEY, "other", None))):
         keys_path.write_text(bad)
         wait_for(lambda: str(readyz(keyed).get("auth_error", "")).startswith(f"revision {revision(bad)}"),
-                 f"the bad file reported: {bad!r}", timeout=10, every=0.05)
+                 f"the bad file reported: {bad!r}", every=0.05)
         ready = readyz(keyed)
         assert ready["auth_revision"] == revision(BASELINE) and ready["auth_keys"] == 2
         assert chat(keyed, VIP_KEY).status_code == 200
@@ -235,7 +235,7 @@ def test_keys_new_prints_a_key_once_and_the_entry_that_admits_it(keyed: Fleet, k
     keys_path.write_text(text := yaml.safe_dump(doc))
     checked = cli("keys", "check", str(keys_path))
     assert checked.returncode == 0 and "3 keys for 2 tenants" in checked.stdout
-    wait_for(lambda: readyz(keyed).get("auth_revision") == revision(text), "the new key live", timeout=10, every=0.05)
+    wait_for(lambda: readyz(keyed).get("auth_revision") == revision(text), "the new key live", every=0.05)
     assert chat(keyed, key).headers["x-llm-router-tier"] == "3"
 
 

@@ -5,16 +5,16 @@ deterministic outcome function, so the test knows which answers will fail."""
 from __future__ import annotations
 
 import json
-import time
 
 import grpc
 import pytest
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Fleet
-from router_py.mock.answers import Outcome, compose
-from router_py.mock.profiles import PROFILES
+from router_tools.local.fleet import Fleet
+from router_tools.mock.answers import Outcome, compose
+from router_tools.mock.profiles import PROFILES
+from support.probes import wait_for
 
 SCHEMA = {"type": "object", "properties": {"verdict": {"type": "string"}, "steps": {"type": "array"}},
           "required": ["verdict", "steps"]}
@@ -44,14 +44,13 @@ def _complete(fleet: Fleet, query: str, request_id: str) -> pb.CompleteResponse:
 
 
 def _logged(fleet: Fleet, request_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        for line in (fleet.logs / "router.log").read_text().splitlines():
-            if line.startswith("{") and f'"request_id":"{request_id}"' in line and '"msg":"completion"' in line:
-                entry: dict[str, object] = json.loads(line)
-                return entry
-        time.sleep(0.1)
-    raise AssertionError(f"no decision log line for {request_id}")
+    def found() -> str | None:
+        return next((line for line in (fleet.logs / "router.log").read_text().splitlines()
+                     if line.startswith("{") and f'"request_id":"{request_id}"' in line
+                     and '"msg":"completion"' in line), None)
+
+    entry: dict[str, object] = json.loads(wait_for(found, f"the decision log line for {request_id}"))
+    return entry
 
 
 def test_a_gate_failure_escalates_once_and_is_logged(calm: Fleet) -> None:

@@ -4,8 +4,8 @@ or one error: counted over concurrent requests per fault kind."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +16,8 @@ import pytest
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
+from support.probes import route_tier, wait_for
 
 Faults = Callable[..., None]
 
@@ -80,7 +81,9 @@ def test_a_tier_with_every_provider_down_moves_up_never_down(calm: Fleet, faults
 def test_cut_streams_fail_over_before_the_first_token_or_end_with_an_error(calm: Fleet, faults: Faults) -> None:
     faults("sim-fast-a", latency_scale=0.02, cut_stream_rate=1.0)
     faults("sim-fast-b", latency_scale=0.02, cut_stream_rate=1.0)
-    time.sleep(2.2)  # an earlier test may have opened tier 1's breakers: let them admit probes
+    # An earlier test may have opened tier 1's breakers: wait until one admits calls again (the
+    # router then picks tier 1, where every request here starts).
+    wait_for(lambda: route_tier(calm, "faults-probe") == 1, "a tier-1 breaker admitting calls")
     outcomes, _ = asyncio.run(_fire(calm.grpc_target, 8, stream=True))
     # A cut after the first token cannot be retried: the stream ends with UNAVAILABLE, never silently.
     assert sum(outcomes.values()) == 8
@@ -96,8 +99,9 @@ def test_an_open_breaker_shows_in_metrics_and_the_provider_comes_back(calm: Flee
                                      model="sim-smart"), timeout=20)
     assert _breaker(calm, "sim-smart-a") == 2.0
     faults("sim-smart-a", latency_scale=0.02)
-    time.sleep(2.2)  # the tier's openSeconds
-    served = {stub.Complete(pb.CompleteRequest(tenant="after", messages=[pb.Message(role="user", content=f"back {i}")],
-                                              model="sim-smart"),
-                            timeout=20).provider for i in range(4)}
-    assert "sim-smart-a" in served
+    # Once the tier's openSeconds are over, a probe reaches it, succeeds, and it serves again.
+    asked = itertools.count()
+    wait_for(lambda: stub.Complete(pb.CompleteRequest(tenant="after", model="sim-smart",
+                                                      messages=[pb.Message(role="user", content=f"back {next(asked)}")]),
+                                   timeout=20).provider == "sim-smart-a",
+             "sim-smart-a serving again")

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
 
 EXAMPLES = int(os.environ.get("LLM_ROUTER_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,

@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ import httpx
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
 from support.probes import wait_for
 
 Faults = Callable[..., None]
@@ -43,7 +43,7 @@ def test_429s_set_a_provider_aside_without_opening_its_breaker(calm: Fleet, faul
     # An earlier test may have left the breaker open: wait until a healthy provider closed it.
     wait_for(lambda: _ask(calm, f"warm up {uuid.uuid4().hex}") is not None
              and _metric(calm, "llm_router_breaker_state", provider="sim-fast-a") == 0.0,
-             "sim-fast-a's breaker closed", timeout=10.0, every=0.3)
+             "sim-fast-a's breaker closed", every=0.3)
     opened = _metric(calm, "llm_router_breaker_transitions_total", provider="sim-fast-a", to="open")
     # Retry-After: 0, so every request tries it again and meets another 429.
     faults("sim-fast-a", latency_scale=0.02, rate_limit_rate=1.0, retry_after=0)
@@ -122,7 +122,7 @@ def test_every_request_answered_failed_or_cut_is_accounted_and_logged(calm: Flee
                 found.setdefault(str(entry["request_id"]), []).append(entry)
         return found
 
-    wait_for(lambda: set(logged()) == ids, "a decision-log line for every request", timeout=5.0, every=0.1)
+    wait_for(lambda: set(logged()) == ids, "a decision-log line for every request", every=0.1)
     assert all(len(entries) == 1 and entries[0]["msg"] == "failure" for entries in logged().values())
     # The cut streams bought tokens: their cost is in the tenant's spend.
     assert _metric(calm, "llm_router_cost_usd_total", tenant=tenant) > 0

@@ -17,9 +17,9 @@ from grpc_status import rpc_status
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Fleet
 from router_py.service.errors import jittered, retry_after_header
 from router_py.service.limits import MAX_BODY_BYTES, MAX_MESSAGES
+from router_tools.local.fleet import Fleet
 
 Body = dict[str, Any]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from router_py.local.fleet import Fleet
+from router_tools.local.fleet import Fleet
 
 
 @pytest.fixture()

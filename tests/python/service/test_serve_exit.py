@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from router_py.config.source import ConfigUpdate, ReplicaStatus
-from router_py.local.fleet import free_port
 from router_py.service import serve as serve_module
 from router_py.service.serve import ServeOptions, serve
+from router_tools.local.fleet import free_port
 
 
 class _BrokenSource:

@@ -19,8 +19,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from router_py.api.llmrouter.v1 import router_pb2 as pb
 from router_py.api.llmrouter.v1 import router_pb2_grpc as pb_grpc
-from router_py.local.fleet import Process, free_port
 from router_py.service.auth import digest, new_key
+from router_tools.local.fleet import Process, free_port
+from support.admission import router_args
 from support.probes import wait_for
 
 KEY = new_key()
@@ -74,7 +75,7 @@ def router(tmp_path_factory: pytest.TempPathFactory, make_manifests: Callable[[P
     http_port, grpc_port = free_port(), free_port()
     argv = [sys.executable, "-m", "router_py.cli", "serve", "--config", str(make_manifests(root / "manifests")),
             "--host", "127.0.0.1", "--http-port", str(http_port), "--grpc-port", str(grpc_port),
-            "--api-keys", str(keys), "--tls-cert", str(live.cert), "--tls-key", str(live.key)]
+            "--api-keys", str(keys), "--tls-cert", str(live.cert), "--tls-key", str(live.key), *router_args()]
     process = Process("router", argv, root / "router.log")
     r = Router(process, http_port, grpc_port, live, first)
     try:
@@ -143,10 +144,8 @@ def test_a_renewed_certificate_is_served_without_a_restart(router: Router, tmp_p
     # Key first, then certificate: in between the pair does not match, and must not be taken.
     router.live.key.write_bytes(renewed.key.read_bytes())
     router.live.cert.write_bytes(renewed.cert.read_bytes())
-    wait_for(lambda: _served_by(router.http_port, renewed, "http/1.1"), "https serving the renewed certificate",
-             timeout=20, every=0.1)
-    wait_for(lambda: _served_by(router.grpc_port, renewed, "h2"), "gRPC serving the renewed certificate",
-             timeout=20, every=0.1)
+    wait_for(lambda: _served_by(router.http_port, renewed, "http/1.1"), "https serving the renewed certificate", every=0.1)
+    wait_for(lambda: _served_by(router.grpc_port, renewed, "h2"), "gRPC serving the renewed certificate", every=0.1)
     assert _route(router, renewed, KEY).decision.tier >= 1
     assert httpx.get(f"{router.https_url}/readyz", verify=renewed.trust(), timeout=5).status_code == 200
     assert router.process.popen.poll() is None

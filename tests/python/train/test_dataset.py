@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from router_py.train.dataset import DOMAINS, GoldenFileError, GoldenItem, load_golden
+from router_tools.train.dataset import DOMAINS, GoldenFileError, GoldenItem, load_golden
 
 REPO = Path(__file__).resolve().parents[3]
 ROUTING_DATA = REPO / "data" / "routing"

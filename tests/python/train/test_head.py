@@ -13,9 +13,9 @@ import onnxruntime as ort
 import pytest
 from numpy.typing import NDArray
 
-from router_py.train.dataset import DOMAINS, TIERS, GoldenItem
-from router_py.train.export import DOMAIN_OUTPUT, INPUT, TIER_OUTPUT, export_head
-from router_py.train.head import (
+from router_tools.train.dataset import DOMAINS, TIERS, GoldenItem
+from router_tools.train.export import DOMAIN_OUTPUT, INPUT, TIER_OUTPUT, export_head
+from router_tools.train.head import (
     MISSING,
     HeadConfig,
     expected_calibration_error,
@@ -27,7 +27,7 @@ from router_py.train.head import (
     softmax,
     tier_cost_matrix,
 )
-from router_py.train.train import domain_scale, label_arrays, train_head
+from router_tools.train.train import domain_scale, label_arrays, train_head
 
 DIM = 384
 FAST = HeadConfig(hidden=32, epochs=30, batch_size=64)

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 from chart_support import CHART, PRODUCTION_VALUES, Doc, Helm
-from support.kube import KubeCluster
 
-from router_py.config.kube_source import KubeSource, REPLICA_STATUS_LABEL, REVISION_ANNOTATION, status_configmap_name
+from router_py.config.kube_source import REPLICA_STATUS_LABEL, REVISION_ANNOTATION, KubeSource, status_configmap_name
 from router_py.config.manifests import embedded_default_dir, load_config
 from router_py.config.source import ConfigUpdate, ReplicaStatus
+from support.kube import KubeCluster
 
 RELEASE = "llm-router"  # the same name in both namespaces: only the namespace tells them apart
 FULLNAME = "llm-router"
@@ -183,7 +183,9 @@ def test_operator_account_has_its_namespaced_rights_only(
         ("watch", "routingpolicies.llmrouter.io"),
         ("create", "configmaps"),
         ("update", "configmaps"),
-        ("list", "secrets"),
+        # Secrets by name only: those the routers mount (providerSecrets).
+        ("list", "secrets/llm-provider-keys"),
+        ("watch", "secrets/llm-provider-keys"),
         ("create", "events"),
         ("patch", "kopfpeerings.kopf.dev"),
     ]
@@ -191,7 +193,8 @@ def test_operator_account_has_its_namespaced_rights_only(
         assert can_i(kube_cluster, ns, account, verb, resource), (verb, resource)
     for kind in ("routingpolicies.llmrouter.io", "providertiers.llmrouter.io"):
         assert can_i(kube_cluster, ns, account, "patch", kind, "--subresource=status"), kind
-    denied = [("create", "secrets"), ("delete", "routingpolicies.llmrouter.io"), ("patch", "providertiers.llmrouter.io"),
+    denied = [("create", "secrets"), ("list", "secrets"), ("get", "secrets/other"),
+              ("delete", "routingpolicies.llmrouter.io"), ("patch", "providertiers.llmrouter.io"),
               ("delete", "configmaps"), ("create", "pods"),
               ("create", "roles.rbac.authorization.k8s.io")]
     for verb, resource in denied:

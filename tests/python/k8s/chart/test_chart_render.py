@@ -307,7 +307,10 @@ def test_operator_role_grants_what_the_operator_needs(docs: list[Doc]) -> None:
         needed |= {("llmrouter.io", resource, v, None) for v in ("get", "list", "watch")}
         needed |= {("llmrouter.io", f"{resource}/status", "patch", None)}
     needed |= {("", "configmaps", v, None) for v in ("get", "list", "watch", "create", "update")}
-    needed |= {("", "secrets", v, None) for v in ("get", "list", "watch")}
+    # Only the Secrets the routers mount: a tier naming another is refused, as routers could not read it.
+    mounted = {v["secret"]["secretName"] for v in router(docs)["spec"]["template"]["spec"]["volumes"]
+               if "secret" in v and v["name"].startswith("provider-secret-")}
+    needed |= {("", "secrets", v, n) for v in ("get", "list", "watch") for n in mounted}
     needed |= {("", "events", "create", None)}
     needed |= {("kopf.dev", "kopfpeerings", v, None) for v in ("get", "list", "watch", "patch")}
     assert grants == needed

@@ -182,8 +182,8 @@ def test_build_stage_builds_the_wheel_and_the_models_like_make_models() -> None:
     train = re.search(r"(OPENBLAS_NUM_THREADS=1) \$\(VENV\)/bin/(llm-router train \S+ --out) \$\(MODELS\)/classifier", make)
     assert train, "the Makefile's train command changed"
     assert f"{train.group(1)} {train.group(2)} /models/classifier" in build
-    # The model build needs the dev extras (the exporter's and trainer's tools).
-    assert "[dev]" in build
+    # The model build needs the dev extras (the exporter's tools) and the tools package (the trainer).
+    assert "[dev]" in build and "./tools" in build
 
 
 def test_rust_toolchain_meets_the_crates_minimum() -> None:
@@ -215,6 +215,8 @@ def test_runtime_stage_matches_the_chart() -> None:
     # The runtime never carries the compilers or the dev extras.
     runtime_run = run_text(runtime)
     assert "[dev]" not in runtime_run and "build-essential" not in runtime_run
+    # Nor the tools package (mock provider, demo, training, evaluation): the router serves without it.
+    assert "tools" not in runtime_run
     helpers = (CHART / "templates" / "_helpers.tpl").read_text()
     assert "runAsUser: 10001" in helpers and "runAsGroup: 10001" in helpers
 

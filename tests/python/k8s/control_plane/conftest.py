@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from control_plane_env import CRD_DIR, OPERATOR_RULES, PEERING, ROUTER_RULES, Env, bind
+
 from support.kube import KubeCluster
 
 

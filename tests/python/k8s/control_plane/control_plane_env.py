@@ -34,7 +34,9 @@ OPERATOR_RULES: list[dict[str, Any]] = [
         "verbs": ["patch"],
     },
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "update"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+    # The Secrets the tests' tiers name, and no other: what the chart's Role grants for
+    # `providerSecrets` (list and watch by name work: the operator selects one name per watch).
+    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["reasoning-keys"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
     {"apiGroups": ["kopf.dev"], "resources": ["kopfpeerings"], "verbs": ["get", "list", "watch", "patch"]},
 ]

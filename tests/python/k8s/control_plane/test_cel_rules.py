@@ -1,5 +1,7 @@
-"""The CRDs' schema and CEL rules are never stricter than the Rust core: every spec the core
-accepts, the apiserver accepts (server-side dry run), on random specs near the rules' edges."""
+"""The CRDs' CEL rules and the Rust core refuse the same inputs: every spec the core accepts, the
+apiserver accepts (server-side dry run), on random specs near the rules' edges; and each rule's
+own violation is refused by both. (The schema's ranges and patterns are the core's own, exported
+by it: `tests/python/config/test_schema_bounds.py`.)"""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from router_operator.crds import KINDS, RULES
 from router_operator.judge import judge
-from support.crd_objects import examples, make_object
-from support.kube import KubeCluster
 
 from router_py.config.check import CoreChecker
+from support.crd_objects import examples, make_object
+from support.kube import KubeCluster
 
 TIER = st.integers(1, 3)
 NAME = st.sampled_from(["a", "b", "hint", "eu-only", ""])
@@ -130,3 +133,75 @@ def test_core_valid_tiers_pass_the_apiserver(
             assert accepted, f"the core accepts {spec} but the apiserver says: {why}"
 
     check()
+
+
+# One spec per CEL rule (model, message) that breaks that rule alone.
+WINDOWLESS = {"name": "w", "tenant": "acme"}
+CEL_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("TenantOverride", "sets neither minTier nor maxTier", "RoutingPolicy", {"overrides": {"tenants": [WINDOWLESS]}}),
+    (
+        "TenantOverride",
+        "maxTier is below minTier",
+        "RoutingPolicy",
+        {"overrides": {"tenants": [WINDOWLESS | {"minTier": 3, "maxTier": 1}]}},
+    ),
+    (
+        "UserOverride",
+        "sets neither minTier nor maxTier",
+        "RoutingPolicy",
+        {"overrides": {"users": [{"name": "u", "user": "ada"}]}},
+    ),
+    (
+        "UserOverride",
+        "maxTier is below minTier",
+        "RoutingPolicy",
+        {"overrides": {"users": [{"name": "u", "user": "ada", "minTier": 2, "maxTier": 1}]}},
+    ),
+    (
+        "TenantOverride",
+        "'hint' is reserved for request hints",
+        "RoutingPolicy",
+        {"overrides": {"tenants": [WINDOWLESS | {"name": "hint", "minTier": 2}]}},
+    ),
+    (
+        "UserOverride",
+        "'hint' is reserved for request hints",
+        "RoutingPolicy",
+        {"overrides": {"users": [{"name": "hint", "user": "ada", "minTier": 2}]}},
+    ),
+    (
+        "DomainOverride",
+        "'hint' is reserved for request hints",
+        "RoutingPolicy",
+        {"overrides": {"domains": [{"name": "hint", "domain": "legal", "minTier": 3}]}},
+    ),
+    (
+        "ResidencyRule",
+        "'hint' is reserved for request hints",
+        "RoutingPolicy",
+        {"overrides": {"residency": [{"name": "hint", "allowedRegions": ["us-east-1"]}]}},
+    ),
+    ("RoutingPolicy", "a RoutingPolicy cannot be its own shadow", "RoutingPolicy", {"shadowPolicy": "candidate"}),
+]
+
+
+def test_every_cel_rule_has_a_case() -> None:
+    declared = {(model, r.message) for model, rules in RULES.items() for r in rules}
+    declared |= {(kind.kind, r.message) for kind in KINDS for r in kind.rules}
+    assert declared == {(model, message) for model, message, _, _ in CEL_CASES}
+
+
+@pytest.mark.parametrize(("model", "message", "kind", "spec"), CEL_CASES, ids=lambda v: str(v)[:40])
+def test_each_cel_rule_and_the_core_refuse_its_violation(
+    llmrouter_crds: KubeCluster,
+    kube_namespace: str,
+    checker: CoreChecker,
+    model: str,
+    message: str,
+    kind: str,
+    spec: dict[str, Any],
+) -> None:
+    accepted, why = server_accepts(llmrouter_crds, kube_namespace, kind, spec)
+    assert not accepted and message in why, why
+    verdict = judge([make_object("candidate", spec)], examples("ProviderTier"), {}, checker.check).policies[0].verdict
+    assert not verdict.accepted, f"the apiserver refuses {spec} ({message}) but the core accepts it"

@@ -10,13 +10,13 @@ import time
 from typing import Any
 
 import pytest
-from control_plane_env import EXAMPLES, Env, OperatorProcess
-from support.probes import wait_for
+from control_plane_env import EXAMPLES, PEERING, Env, OperatorProcess
 
-from router_py.config.kube_api import KubeClient, KubeCredentials
+from router_py.config.kube_client import KubeClient, connection_config
 from router_py.config.kube_source import KubeSource, KubeSourceSettings
 from router_py.config.schema import RouterConfig
 from router_py.config.source import BreakerReport, ReplicaStatus
+from support.probes import wait_for
 
 OBJECTS = ["rpol/default", "ptier/tier-1-fast", "ptier/tier-2-smart", "ptier/tier-3-reasoning"]
 
@@ -80,13 +80,13 @@ REFUSED = {
         tier(provider_spec("a"), number=4),
         "spec.tier: Invalid value: 4: spec.tier in body should be less than or equal to 3",
     ),
-    "base-url": (tier(provider_spec("a", baseUrl="ftp://files")), "baseUrl must be an http:// or https:// URL"),
+    "base-url": (tier(provider_spec("a", baseUrl="ftp://files")), "spec.providers[0].baseUrl in body should match"),
     "key-ref-pattern": (
         tier(provider_spec("a", apiKeyRef="sk-live-123")),
         "spec.providers[0].apiKeyRef: Invalid value",
     ),
     "unknown-field": (tier(provider_spec("a", surprise=True)), 'unknown field "spec.providers[0].surprise"'),
-    "no-providers": (tier(), "must list at least one provider"),
+    "no-providers": (tier(), "spec.providers in body should have at least 1 items"),
     "duplicate-provider": (tier(provider_spec("a"), provider_spec("a")), "spec.providers[1]: Duplicate value"),
     "tier-window": (
         policy(overrides={"tenants": [{"name": "x", "tenant": "t", "minTier": 3, "maxTier": 1}]}),
@@ -99,7 +99,7 @@ REFUSED = {
     ),
     "no-regions": (
         policy(overrides={"residency": [{"name": "eu", "allowedRegions": []}]}),
-        "must list at least one region",
+        "allowedRegions in body should have at least 1 items",
     ),
     "self-shadow": (policy(shadowPolicy="default"), "a RoutingPolicy cannot be its own shadow"),
     "cascade-depth": (policy(cascade={"maxDepth": 3}), "spec.cascade.maxDepth: Invalid value: 3"),
@@ -165,6 +165,45 @@ def test_a_missing_secret_holds_the_tier_until_it_exists(env: Env) -> None:
     config = RouterConfig.model_validate_json(env.configmap()["data"]["config.json"])  # type: ignore[index]
     assert config.tiers[2].providers[1].api_key_ref == "secret:reasoning-keys/api-key"
 
+    # The operator watches this Secret by name (all its Role allows): a key taken out is seen.
+    env.kubectl("patch", "secret", "reasoning-keys", "--type=json", "-p", '[{"op": "remove", "path": "/data/api-key"}]')
+    refused = env.wait_condition("ptier/tier-3-reasoning", "Accepted", "False", "SecretMissing")
+    assert refused["message"] == "spec.providers[1].apiKeyRef: no key 'api-key' in Secret 'reasoning-keys'"
+
+
+def test_a_secret_outside_the_operators_role_holds_the_tier(env: Env) -> None:
+    """The Role names the Secrets the routers mount (the chart's providerSecrets); one it does not
+    name is refused like a missing one, however it exists, and the operator says why."""
+    env.kubectl("create", "secret", "generic", "unlisted-keys", "--from-literal=api-key=not-a-real-key")
+    env.kubectl("apply", "-f", str(EXAMPLES))
+    env.kubectl(
+        "patch",
+        "ptier",
+        "tier-3-reasoning",
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "add", "path": "/spec/providers/1/apiKeyRef", "value": "secret:unlisted-keys/api-key"}]),
+    )
+    operator = env.operator()
+    refused = env.wait_condition("ptier/tier-3-reasoning", "Accepted", "False", "SecretMissing")
+    assert refused["message"] == "spec.providers[1].apiKeyRef: no Secret 'unlisted-keys'"
+    said = wait_for(
+        lambda: [e for e in operator.logs() if e["msg"].startswith("secret not readable by the operator")],
+        "the operator to say the Secret is not readable",
+    )
+    assert said[0]["secret"] == "unlisted-keys" and "403 Forbidden" in said[0]["error"]
+
+
+def test_the_operator_logs_in_with_an_exec_plugin_from_two_kubeconfig_files(env: Env) -> None:
+    """As on EKS or GKE: the cluster in one file, the user in another, the token from a plugin;
+    both the operator's own calls and kopf's watches use it."""
+    token = env.cluster.service_account_token(env.namespace, "llm-router-operator")
+    files = env.cluster.exec_plugin_kubeconfig(env.workdir / "exec", token, namespace=env.namespace)
+    env.kubectl("apply", "-f", str(EXAMPLES))
+    env.operator(KUBECONFIG=files.kubeconfig)
+    all_live(env)
+    assert files.plugin_runs() >= 2, "one login for the operator's client, one for kopf's"
+
 
 def report(replica: str, age_s: float, **states: str) -> ReplicaStatus:
     now_ms = int(time.time() * 1000)
@@ -185,8 +224,8 @@ def report(replica: str, age_s: float, **states: str) -> ReplicaStatus:
 
 async def send_reports(env: Env, *reports: ReplicaStatus) -> None:
     """As router replicas do: `KubeSource.report`, with the router's service account."""
-    credentials = KubeCredentials.from_kubeconfig(env.router_kubeconfig)
-    source = KubeSource(KubeClient(credentials), KubeSourceSettings(namespace=env.namespace, replica="unused"))
+    client = KubeClient(connection_config({"KUBECONFIG": str(env.router_kubeconfig)}))
+    source = KubeSource(client, KubeSourceSettings(namespace=env.namespace, replica="unused"))
     try:
         for r in reports:
             await source.report(r)
@@ -227,7 +266,7 @@ def test_breaker_reports_show_in_the_tier_status_until_they_go_stale(env: Env) -
 
     # no new report: once the TTL has passed the operator forgets them without being asked
     wait_for(
-        lambda: provider(env, "tier-1-fast", "sim-fast-a").get("state") == "unknown", "reports expired", timeout=15
+        lambda: provider(env, "tier-1-fast", "sim-fast-a").get("state") == "unknown", "reports expired"
     )
     assert env.get("ptier/tier-1-fast")["status"]["openBreakers"] == 0
 
@@ -289,16 +328,25 @@ def active(replicas: list[OperatorProcess]) -> list[OperatorProcess]:
     return [p for p in replicas if acting(p)]
 
 
+def elected(env: Env, replicas: dict[str, OperatorProcess]) -> OperatorProcess | None:
+    """The one acting replica once the election has settled: every replica is in the peering
+    object and the one acting holds the highest priority there (no later takeover can come)."""
+    peers = env.get("kopfpeering", PEERING).get("status") or {}
+    if set(peers) != set(replicas) or len(acting := active(list(replicas.values()))) != 1:
+        return None
+    highest = max(peers, key=lambda peer: int(peers[peer]["priority"]))
+    return acting[0] if replicas[highest] is acting[0] else None
+
+
 def test_two_operator_replicas_elect_one_and_agree(env: Env) -> None:
-    replicas = [env.operator(POD_ID="operator-a"), env.operator(POD_ID="operator-b")]
-    wait_for(lambda: len(active(replicas)) == 1, "one active replica")
-    time.sleep(2)  # a later-starting replica with the higher priority may still take over
-    (leader,) = wait_for(lambda: a if len(a := active(replicas)) == 1 else None, "one active replica, settled")
+    replicas = {name: env.operator(POD_ID=name) for name in ("operator-a", "operator-b")}
+    leader = wait_for(lambda: elected(env, replicas), "one active replica, the highest priority")
     env.kubectl("apply", "-f", str(EXAMPLES))
     all_live(env)
-    env.kubectl("patch", "rpol", "default", "--type=merge", "-p", '{"spec": {"logPrompts": true}}')
-    wait_for(lambda: revision(env) == "2", "revision 2")
-    time.sleep(1)
-    assert revision(env) == "2"
-    acting = [p for p in replicas if any(e["msg"] == "config published" for e in p.logs())]
+    for n, log_prompts in enumerate(("true", "false"), start=2):
+        env.kubectl("patch", "rpol", "default", "--type=merge", "-p", f'{{"spec": {{"logPrompts": {log_prompts}}}}}')
+        wait_for(lambda n=n: revision(env) == str(n), f"revision {n}")
+    # Had the paused replica published too, one of the two changes would have counted twice.
+    assert revision(env) == "3"
+    acting = [p for p in replicas.values() if any(e["msg"] == "config published" for e in p.logs())]
     assert acting == [leader], "only the leader publishes"

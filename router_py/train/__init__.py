@@ -1,6 +1,0 @@
-"""Training of the classifier head (`llm-router train`): data loading, numpy training, ONNX export."""
-
-from router_py.train.dataset import DOMAINS, TIERS, GoldenFileError, GoldenItem, load_golden
-from router_py.train.train import TrainReport, train_head
-
-__all__ = ["DOMAINS", "TIERS", "GoldenFileError", "GoldenItem", "TrainReport", "load_golden", "train_head"]
