@@ -52,7 +52,9 @@ class SecretWatches:
                 # Every state seen, the first included: it may differ from what the last pass read.
                 async for _ in self._client.follow(SECRETS, Secret, self._namespace, name):
                     backoff.reset()
-                    await self._changed(f"secret/{name}")
+                    # Shielded: the pass this starts may `track` names without this one (its Secret
+                    # deleted, its tier edited), cancelling this watch; the pass must still finish.
+                    await asyncio.shield(self._changed(f"secret/{name}"))
             except KubeError as err:
                 delay = backoff.next_delay()
                 log.warning(

@@ -418,7 +418,32 @@ fn default_success_threshold() -> u32 {
 /// JSON Schema of `RouterConfig`, with every default, range, pattern and description: what
 /// `scripts/gen_config.py` generates the Python models and the CRDs from.
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(RouterConfig)).unwrap_or_default()
+    let mut schema = serde_json::to_value(schemars::schema_for!(RouterConfig)).unwrap_or_default();
+    cap_integer_widths(&mut schema);
+    schema
+}
+
+/// An unsigned field's width as its `maximum` where no range says more: schemars writes only
+/// `format: uint32`, which the generated models and the CRDs ignore, so a count past the width
+/// would pass them and fail in the core as a parse error instead of a range one.
+fn cap_integer_widths(node: &mut serde_json::Value) {
+    match node {
+        serde_json::Value::Object(map) => {
+            let width = match map.get("format").and_then(serde_json::Value::as_str) {
+                Some("uint8") => Some(u64::from(u8::MAX)),
+                Some("uint16") => Some(u64::from(u16::MAX)),
+                Some("uint32") => Some(u64::from(u32::MAX)),
+                Some("uint64") => Some(u64::MAX),
+                _ => None,
+            };
+            if let Some(max) = width.filter(|_| !map.contains_key("maximum") && !map.contains_key("exclusiveMaximum")) {
+                map.insert("maximum".to_owned(), max.into());
+            }
+            map.values_mut().for_each(cap_integer_widths);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(cap_integer_widths),
+        _ => {}
+    }
 }
 
 // --- Ranges ---------------------------------------------------------------------------------
@@ -654,6 +679,10 @@ mod tests {
         assert_eq!(field("TierSpec", "providers")["minItems"].as_i64(), Some(1));
         assert_eq!(field("ProviderSpec", "apiKeyRef")["pattern"].as_str(), Some(KEY_REF_PATTERN));
         assert_eq!(field("ProviderSpec", "baseUrl")["pattern"].as_str(), Some(HTTP_URL_PATTERN));
+        // A width is a bound too, where no range gives one; a range's own maximum stays.
+        assert_eq!(field("ProviderSpec", "timeoutMs")["maximum"].as_u64(), Some(u64::from(u32::MAX)));
+        assert_eq!(field("ExactCacheSpec", "ttlSeconds")["maximum"].as_u64(), Some(u64::MAX));
+        assert_eq!(field("ClassifierSpec", "maxTokens")["maximum"].as_u64(), Some(512));
     }
 
     #[test]

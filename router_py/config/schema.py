@@ -46,7 +46,7 @@ class ClassifierSpec(_Spec):
 
 class ExactCacheSpec(_Spec):
     enabled: bool = True
-    ttl_seconds: Annotated[int, Field(ge=1)] = Field(
+    ttl_seconds: Annotated[int, Field(ge=1, le=18446744073709551615)] = Field(
         default=3600,
         description="Seconds an entry is served; set `enabled: false` to turn the cache off.",
     )
@@ -54,7 +54,7 @@ class ExactCacheSpec(_Spec):
 
 class SemanticCacheSpec(_Spec):
     enabled: bool = True
-    ttl_seconds: Annotated[int, Field(ge=1)] = Field(
+    ttl_seconds: Annotated[int, Field(ge=1, le=18446744073709551615)] = Field(
         default=3600,
         description="Seconds an entry is served; set `enabled: false` to turn the cache off.",
     )
@@ -122,7 +122,7 @@ class RateLimit(_Spec):
     name: str
     tenant: str
     requests_per_second: Annotated[float, Field(gt=0.0)]
-    burst: Annotated[int, Field(ge=1)]
+    burst: Annotated[int, Field(ge=1, le=4294967295)]
 
 
 class OnExceed(str, Enum):
@@ -138,7 +138,7 @@ class Tier3Limit(_Spec):
     name: str
     tenant: str
     requests_per_second: Annotated[float, Field(gt=0.0)]
-    burst: Annotated[int, Field(ge=1)]
+    burst: Annotated[int, Field(ge=1, le=4294967295)]
     on_exceed: OnExceed = OnExceed.DOWNGRADE
 
 
@@ -157,7 +157,7 @@ class GateSpec(_Spec):
 
     reject_refusals: bool = True
     require_complete: bool = True
-    min_length: Annotated[int, Field(ge=0)] = 0
+    min_length: Annotated[int, Field(ge=0, le=4294967295)] = 0
     validate_json_schema: bool = True
     min_verifier_score: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
@@ -178,7 +178,7 @@ class PolicyBody(_Spec):
     overrides: OverridesSpec = OverridesSpec()
     limits: LimitsSpec = LimitsSpec()
     cascade: CascadeSpec = CascadeSpec()
-    expected_output_tokens: Annotated[int, Field(ge=1)] = Field(
+    expected_output_tokens: Annotated[int, Field(ge=1, le=4294967295)] = Field(
         default=256,
         description="Output tokens assumed when estimating a decision's cost before the call is made.",
     )
@@ -199,7 +199,7 @@ class PolicySpec(PolicyBody):
     """`RoutingPolicy.spec` plus the name/version the config source stamps on it."""
 
     name: str
-    version: Annotated[int, Field(ge=0)] = Field(
+    version: Annotated[int, Field(ge=0, le=18446744073709551615)] = Field(
         description=(
             "Monotonic per policy; part of the exact-cache key so a policy change never serves stale "
             "answers."
@@ -224,7 +224,7 @@ class ProviderSpec(_Spec):
     price_output_per_mtok: Annotated[float, Field(ge=0.0)] = Field(
         description="USD per million output tokens.",
     )
-    timeout_ms: Annotated[int, Field(ge=1)] | None = Field(
+    timeout_ms: Annotated[int, Field(ge=1, le=4294967295)] | None = Field(
         default=None,
         description="Overrides the tier's timeout for this provider.",
     )
@@ -241,10 +241,10 @@ class BreakerSpec(_Spec):
     `successThreshold` good probes (hysteresis against flapping).
     """
 
-    failure_threshold: Annotated[int, Field(ge=1)] = 5
+    failure_threshold: Annotated[int, Field(ge=1, le=4294967295)] = 5
     open_seconds: Annotated[float, Field(gt=0.0)] = 30.0
-    half_open_probes: Annotated[int, Field(ge=1)] = 1
-    success_threshold: Annotated[int, Field(ge=1)] = 2
+    half_open_probes: Annotated[int, Field(ge=1, le=4294967295)] = 1
+    success_threshold: Annotated[int, Field(ge=1, le=4294967295)] = 2
 
 
 class TierSpec(_Spec):
@@ -252,7 +252,7 @@ class TierSpec(_Spec):
 
     tier: Annotated[int, Field(ge=1, le=3)]
     name: str
-    timeout_ms: Annotated[int, Field(ge=1)] = Field(
+    timeout_ms: Annotated[int, Field(ge=1, le=4294967295)] = Field(
         default=30000,
         description="Milliseconds a call to one of the providers may take, unless the provider sets its own.",
     )

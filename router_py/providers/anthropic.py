@@ -19,6 +19,7 @@ from router_py.providers.types import (
     StreamDelta,
     StreamEnd,
     StreamEvent,
+    TokenCount,
     Usage,
 )
 
@@ -64,8 +65,8 @@ class MessagesBody(BaseModel):
 
 
 class WireUsage(WireModel):
-    input_tokens: int = Field(ge=0)
-    output_tokens: int = Field(ge=0)
+    input_tokens: TokenCount
+    output_tokens: TokenCount
 
     def usage(self) -> Usage:
         return Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens)

@@ -20,6 +20,7 @@ from router_py.providers.types import (
     StreamDelta,
     StreamEnd,
     StreamEvent,
+    TokenCount,
     Usage,
 )
 
@@ -69,8 +70,8 @@ class ChatCompletionBody(_Body):
 
 
 class WireUsage(WireModel):
-    prompt_tokens: int = Field(ge=0)
-    completion_tokens: int = Field(ge=0)
+    prompt_tokens: TokenCount
+    completion_tokens: TokenCount
 
     def usage(self) -> Usage:
         return Usage(input_tokens=self.prompt_tokens, output_tokens=self.completion_tokens)

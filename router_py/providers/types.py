@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from enum import Enum
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,9 +33,14 @@ class ChatRequest(_Frozen):
     logprobs: bool = False
 
 
+# A token count a provider may report: the core prices counts as 64-bit integers, and no
+# request reaches four billion tokens, so a larger count is garbage, refused where it is parsed.
+TokenCount = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
 class Usage(_Frozen):
-    input_tokens: int = Field(ge=0)
-    output_tokens: int = Field(ge=0)
+    input_tokens: TokenCount
+    output_tokens: TokenCount
 
 
 class ChatResult(_Frozen):

@@ -67,6 +67,7 @@ def test_translation_details() -> None:
         "description": "Overrides the tier's timeout for this provider.",
         "nullable": True,
         "minimum": 1,
+        "maximum": 2**32 - 1,
     }
     assert provider["properties"]["api"]["enum"] == ["openai", "anthropic"]
     assert provider["properties"]["api"]["description"] == "Default: openai."

@@ -88,3 +88,23 @@ async def test_a_name_no_longer_referenced_stops_its_watch_only() -> None:
     assert await passes.next() == "secret/b"
     assert passes.triggers.empty()
     await watches.aclose()
+
+
+async def test_a_pass_that_stops_its_own_watch_still_finishes() -> None:
+    """A Secret deleted while its tier is edited: the pass its watch starts finds the name no
+    longer referenced and stops that very watch; the pass runs to its end all the same."""
+    client, finished = StandInClient("a"), asyncio.Event()
+    watches: SecretWatches
+
+    async def reconcile(trigger: str) -> bool:
+        watches.track([])  # the tier no longer names "a"
+        await asyncio.sleep(0)  # the pass goes on after the watch was cancelled
+        finished.set()
+        return True
+
+    watches = SecretWatches(client, "ns", reconcile)  # type: ignore[arg-type]
+    watches.track(["a"])
+    client.followed["a"].states.put_nowait(None)
+    await asyncio.wait_for(finished.wait(), WAIT_S)
+    await asyncio.wait_for(client.followed["a"].stopped.wait(), WAIT_S)
+    await watches.aclose()

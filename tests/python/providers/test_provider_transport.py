@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from router_py.providers.anthropic import AnyKnownEvent, _StreamState
-from router_py.providers.transport import parse_retry_after, status_error
+from router_py.providers.openai import ChatCompletion
+from router_py.providers.transport import parse_body, parse_retry_after, status_error
 from router_py.providers.types import FailureKind, ProviderError
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -92,3 +93,15 @@ def test_an_anthropic_error_event_mid_stream_is_classified(error_type: str, kind
     with pytest.raises(ProviderError) as caught:
         state.absorb(event({"type": "error", "error": {"type": error_type, "message": "busy"}}).root)
     assert caught.value.kind is kind
+
+
+def test_a_token_count_past_any_request_is_a_bad_response() -> None:
+    """The core prices counts as 64-bit integers: a provider's absurd count must be refused where
+    it is parsed, not overflow in the accounting after the answer was accepted."""
+    body = {"model": "m", "choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 2**64, "completion_tokens": 1}}
+    with pytest.raises(ProviderError) as err:
+        parse_body("p", ChatCompletion, json.dumps(body), "chat completion")
+    assert err.value.kind is FailureKind.BAD_RESPONSE and "usage.prompt_tokens" in str(err.value)
+    body["usage"] = {"prompt_tokens": 2**32 - 1, "completion_tokens": 1}
+    assert parse_body("p", ChatCompletion, json.dumps(body), "chat completion").usage.prompt_tokens == 2**32 - 1
