@@ -30,6 +30,7 @@ pub struct RouterConfig {
 pub struct PolicySpec {
     pub name: String,
     /// Monotonic per policy; part of the exact-cache key so a policy change never serves stale answers.
+    #[schemars(transform = Bounded(POLICY_VERSION))]
     pub version: u64,
     #[serde(default)]
     pub classifier: ClassifierSpec,
@@ -83,7 +84,7 @@ pub struct ExactCacheSpec {
     pub enabled: bool,
     /// Seconds an entry is served; set `enabled: false` to turn the cache off.
     #[serde(default = "default_ttl_seconds")]
-    #[schemars(transform = Bounded(AT_LEAST_ONE))]
+    #[schemars(transform = Bounded(CACHE_TTL_SECONDS))]
     pub ttl_seconds: u64,
 }
 
@@ -94,7 +95,7 @@ pub struct SemanticCacheSpec {
     pub enabled: bool,
     /// Seconds an entry is served; set `enabled: false` to turn the cache off.
     #[serde(default = "default_ttl_seconds")]
-    #[schemars(transform = Bounded(AT_LEAST_ONE))]
+    #[schemars(transform = Bounded(CACHE_TTL_SECONDS))]
     pub ttl_seconds: u64,
     /// Cosine similarity a cached query must reach to be served.
     #[serde(default = "default_similarity_threshold")]
@@ -391,10 +392,10 @@ fn default_ttl_seconds() -> u64 {
     3600
 }
 fn default_similarity_threshold() -> f32 {
-    0.80
+    0.81
 }
 fn default_verifier_threshold() -> f32 {
-    0.973
+    0.971
 }
 fn default_cascade_depth() -> u8 {
     1
@@ -425,7 +426,9 @@ pub fn json_schema() -> serde_json::Value {
 
 /// An unsigned field's width as its `maximum` where no range says more: schemars writes only
 /// `format: uint32`, which the generated models and the CRDs ignore, so a count past the width
-/// would pass them and fail in the core as a parse error instead of a range one.
+/// would pass them and fail in the core as a parse error instead of a range one. A 64-bit width
+/// is capped at 2^53 - 1: the apiserver holds schema bounds as float64 and compares them as int64,
+/// so `u64::MAX` there wrapped to a negative maximum that refused every value.
 fn cap_integer_widths(node: &mut serde_json::Value) {
     match node {
         serde_json::Value::Object(map) => {
@@ -433,7 +436,7 @@ fn cap_integer_widths(node: &mut serde_json::Value) {
                 Some("uint8") => Some(u64::from(u8::MAX)),
                 Some("uint16") => Some(u64::from(u16::MAX)),
                 Some("uint32") => Some(u64::from(u32::MAX)),
-                Some("uint64") => Some(u64::MAX),
+                Some("uint64") => Some(MAX_SAFE_INTEGER),
                 _ => None,
             };
             if let Some(max) = width.filter(|_| !map.contains_key("maximum") && !map.contains_key("exclusiveMaximum")) {
@@ -559,6 +562,12 @@ pub const SIMILARITY: Range = Range::left_open(0.0, 1.0);
 pub const VERIFIER_THRESHOLD: Range = Range::right_open(0.0, 1.0);
 /// Tiers a failed answer may escalate: from tier 1, at most to tier 3.
 pub const CASCADE_DEPTH: Range = Range::closed(0.0, 2.0);
+/// Seconds a cached answer is served: at most a year, so expiry arithmetic never nears overflow.
+pub const CACHE_TTL_SECONDS: Range = Range::closed(1.0, 31_536_000.0);
+/// The largest integer a float64 holds exactly (JSON's, Kubernetes' and JavaScript's safe range).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// A policy version: any integer every tool on the way (YAML, JSON, the apiserver) holds exactly.
+pub const POLICY_VERSION: Range = Range::closed(0.0, MAX_SAFE_INTEGER as f64);
 /// Counts, durations in whole units, and lists that must not be empty.
 pub const AT_LEAST_ONE: Range = Range::at_least(1.0);
 /// Rates and durations in seconds.
@@ -681,8 +690,30 @@ mod tests {
         assert_eq!(field("ProviderSpec", "baseUrl")["pattern"].as_str(), Some(HTTP_URL_PATTERN));
         // A width is a bound too, where no range gives one; a range's own maximum stays.
         assert_eq!(field("ProviderSpec", "timeoutMs")["maximum"].as_u64(), Some(u64::from(u32::MAX)));
-        assert_eq!(field("ExactCacheSpec", "ttlSeconds")["maximum"].as_u64(), Some(u64::MAX));
+        assert_eq!(field("ExactCacheSpec", "ttlSeconds")["maximum"].as_f64(), Some(31_536_000.0));
         assert_eq!(field("ClassifierSpec", "maxTokens")["maximum"].as_u64(), Some(512));
+    }
+
+    #[test]
+    fn every_schema_bound_is_a_float64_integer() {
+        fn bounds(node: &serde_json::Value, found: &mut Vec<f64>) {
+            match node {
+                serde_json::Value::Object(map) => {
+                    for (key, value) in map {
+                        if key.contains("imum") {
+                            found.push(value.as_f64().unwrap_or(f64::NAN));
+                        }
+                        bounds(value, found);
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|item| bounds(item, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        bounds(&json_schema(), &mut found);
+        assert!(!found.is_empty());
+        assert!(found.iter().all(|b| b.abs() <= MAX_SAFE_INTEGER as f64), "{found:?}");
     }
 
     #[test]

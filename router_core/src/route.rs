@@ -1,6 +1,7 @@
 //! The request path, top to bottom: limits -> exact cache -> embed -> classify -> semantic cache -> policy -> providers.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -213,6 +214,23 @@ pub struct Router {
     semantic: SemanticCache,
     breakers: BreakerBoard,
     limiter: Limiter,
+    clock: CacheClock,
+}
+
+/// Where the caches read the time: the system clock, or a time set by `Router::set_clock_ms`,
+/// so that expiry is tested by moving time rather than by waiting for it.
+#[derive(Default)]
+struct CacheClock {
+    set_ms: AtomicU64, // 0: the system clock
+}
+
+impl CacheClock {
+    fn now_ms(&self) -> u64 {
+        match self.set_ms.load(Ordering::Relaxed) {
+            0 => now_ms(),
+            set => set,
+        }
+    }
 }
 
 impl Router {
@@ -235,7 +253,14 @@ impl Router {
             semantic,
             breakers: BreakerBoard::new(),
             limiter: Limiter::with_max_buckets(opts.limiter_max_buckets),
+            clock: CacheClock::default(),
         })
+    }
+
+    /// The time both caches read from now on (Unix milliseconds, at least 1), or the system
+    /// clock again with None: for tests of expiry. Breakers and limits keep their own clocks.
+    pub fn set_clock_ms(&self, now_ms: Option<u64>) {
+        self.clock.set_ms.store(now_ms.map_or(0, |ms| ms.max(1)), Ordering::Relaxed);
     }
 
     pub fn embedder(&self) -> &Embedder {
@@ -289,7 +314,7 @@ impl Router {
         let mut refused = Vec::new();
         let stage = Instant::now();
         if spec.cache.exact.enabled {
-            if let Some(answer) = self.exact.get(&key.tenant, key.policy_version, &key.exact) {
+            if let Some(answer) = self.exact.get(&key.tenant, key.policy_version, &key.exact, self.clock.now_ms()) {
                 match self.hit_refusal(policy, request, &answer, &exact_bounds(policy, request), Instant::now()) {
                     None => {
                         stages.exact_cache_us = micros(stage);
@@ -341,7 +366,7 @@ impl Router {
                 }
             };
             let found =
-                self.semantic.lookup_question(&key.tenant, &vector, key.question(), rule, now_ms(), accept);
+                self.semantic.lookup_question(&key.tenant, &vector, key.question(), rule, self.clock.now_ms(), accept);
             if let Some(found) = found {
                 stages.semantic_cache_us = micros(stage);
                 let similarity = Some(found.similarity);
@@ -461,14 +486,14 @@ impl Router {
     /// File an answer the service accepted for this decision in both caches.
     pub fn cache_put(&self, decision: &Decision, answer: CachedAnswer) -> Result<()> {
         let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
-        self.file_answer(&policy.config().policy.cache, &decision.key, answer, now_ms())
+        self.file_answer(&policy.config().policy.cache, &decision.key, answer, self.clock.now_ms())
     }
 
     /// Preload answers under precomputed embeddings (a warm start from an FAQ or a previous
     /// replica's export): both caches, under the live policy's version and TTLs.
     pub fn warm(&self, tenant: &str, entries: &[(String, Vec<f32>, CachedAnswer)]) -> Result<usize> {
         let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         for (query, vector, answer) in entries {
             let mut key = CacheKey::new(&policy, tenant, query, "", (None, None), None);
             key.embedding = Some(Arc::from(vector.as_slice()));
@@ -480,7 +505,7 @@ impl Router {
     fn file_answer(&self, spec: &CacheSpec, key: &CacheKey, answer: CachedAnswer, now: u64) -> Result<()> {
         if spec.exact.enabled && key.unlimited_tier.is_none_or(|tier| answer.tier >= tier) {
             let ttl = Duration::from_secs(spec.exact.ttl_seconds);
-            self.exact.put(&key.tenant, key.policy_version, &key.exact, answer.clone(), ttl);
+            self.exact.put(&key.tenant, key.policy_version, &key.exact, answer.clone(), ttl, now);
         }
         if let (true, Some(vector)) = (spec.semantic.enabled, &key.embedding) {
             let ttl = Duration::from_secs(spec.semantic.ttl_seconds);
@@ -505,7 +530,10 @@ impl Router {
     /// order: residency and open breakers applied, never a different tier.
     pub fn tier_candidates(&self, tier: u8, tenant: &str, region: Option<&str>) -> Result<Vec<Candidate>> {
         if !(1..=3).contains(&tier) {
-            return Err(CoreError::InvalidRequest { field: "tier".into(), message: format!("{tier} is not 1, 2 or 3") });
+            return Err(CoreError::InvalidRequest {
+                field: "tier".into(),
+                message: format!("{tier} is not 1, 2 or 3"),
+            });
         }
         let policy = self.policy.load_full().ok_or(CoreError::NotConfigured)?;
         let regions = allowed_regions(&policy, tenant, region);
@@ -522,14 +550,14 @@ impl Router {
     }
 
     pub fn snapshot(&self, dir: &Path) -> Result<()> {
-        self.semantic.snapshot(dir, now_ms())
+        self.semantic.snapshot(dir, self.clock.now_ms())
     }
 
     /// The periodic sweep: drops expired semantic entries (returns how many) and full
     /// rate-limit buckets. The exact cache sweeps itself.
     pub fn expire_caches(&self) -> usize {
         self.limiter.prune(Instant::now());
-        self.semantic.expire(now_ms())
+        self.semantic.expire(self.clock.now_ms())
     }
 
     /// What the caches and the limiter hold, for /metrics.

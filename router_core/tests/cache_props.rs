@@ -52,9 +52,9 @@ proptest! {
         prop_assume!(a != b);
         let cache = ExactCache::new(1000, 1 << 20);
         let key = normalize(&text);
-        cache.put(&a, version, &key, answer("for a"), HOUR);
-        prop_assert_eq!(cache.get(&a, version, &key), Some(answer("for a")));
-        prop_assert_eq!(cache.get(&b, version, &key), None);
+        cache.put(&a, version, &key, answer("for a"), HOUR, 0);
+        prop_assert_eq!(cache.get(&a, version, &key, 0), Some(answer("for a")));
+        prop_assert_eq!(cache.get(&b, version, &key, 0), None);
     }
 
     #[test]
@@ -62,12 +62,12 @@ proptest! {
         prop_assume!(v1 != v2);
         let cache = ExactCache::new(1000, 1 << 20);
         let key = normalize(&text);
-        cache.put("t", v1, &key, answer("v1"), HOUR);
-        prop_assert_eq!(cache.get("t", v1, &key), Some(answer("v1")));
-        prop_assert_eq!(cache.get("t", v2, &key), None);
-        cache.put("t", v2, &key, answer("v2"), HOUR);
-        prop_assert_eq!(cache.get("t", v1, &key), Some(answer("v1")));
-        prop_assert_eq!(cache.get("t", v2, &key), Some(answer("v2")));
+        cache.put("t", v1, &key, answer("v1"), HOUR, 0);
+        prop_assert_eq!(cache.get("t", v1, &key, 0), Some(answer("v1")));
+        prop_assert_eq!(cache.get("t", v2, &key, 0), None);
+        cache.put("t", v2, &key, answer("v2"), HOUR, 0);
+        prop_assert_eq!(cache.get("t", v1, &key, 0), Some(answer("v1")));
+        prop_assert_eq!(cache.get("t", v2, &key, 0), Some(answer("v2")));
     }
 
     #[test]
@@ -90,7 +90,7 @@ proptest! {
     ) {
         let cache = ExactCache::new(max_entries, max_bytes);
         for (text, size) in &puts {
-            cache.put("tenant", 1, text, answer(&"x".repeat(*size)), HOUR);
+            cache.put("tenant", 1, text, answer(&"x".repeat(*size)), HOUR, 0);
         }
         prop_assert!(cache.entry_count() <= max_entries);
         prop_assert!(cache.weighted_size() <= max_bytes);
@@ -279,12 +279,11 @@ fn only_tenant_folder(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn exact_entries_expire_with_real_time() {
+fn exact_entries_expire_at_their_ttl_on_the_callers_clock() {
     let cache = ExactCache::new(100, 1 << 20);
-    cache.put("t", 1, "q", answer("a"), Duration::from_millis(50));
-    assert_eq!(cache.get("t", 1, "q"), Some(answer("a")));
-    std::thread::sleep(Duration::from_millis(120));
-    assert_eq!(cache.get("t", 1, "q"), None);
+    cache.put("t", 1, "q", answer("a"), Duration::from_secs(60), 5_000);
+    assert_eq!(cache.get("t", 1, "q", 64_999), Some(answer("a")));
+    assert_eq!(cache.get("t", 1, "q", 65_000), None);
 }
 
 #[test]

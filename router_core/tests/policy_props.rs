@@ -200,19 +200,27 @@ fn valid_config() -> impl Strategy<Value = RouterConfig> {
         let mut served: Vec<String> = tiers.iter().flat_map(|t| &t.providers).map(|p| p.region.clone()).collect();
         served.sort();
         served.dedup();
-        let policy =
-            (any::<u64>(), classifier(), cache(), overrides(served), limits(), cascade(), 1u32..4096, any::<bool>())
-                .prop_map(|(version, classifier, cache, overrides, limits, cascade, out, log)| PolicySpec {
-                    name: "prop".into(),
-                    version,
-                    classifier,
-                    cache,
-                    overrides,
-                    limits,
-                    cascade,
-                    expected_output_tokens: out,
-                    log_prompts: log,
-                });
+        let policy = (
+            0u64..=(1 << 53) - 1,
+            classifier(),
+            cache(),
+            overrides(served),
+            limits(),
+            cascade(),
+            1u32..4096,
+            any::<bool>(),
+        )
+            .prop_map(|(version, classifier, cache, overrides, limits, cascade, out, log)| PolicySpec {
+                name: "prop".into(),
+                version,
+                classifier,
+                cache,
+                overrides,
+                limits,
+                cascade,
+                expected_output_tokens: out,
+                log_prompts: log,
+            });
         (policy, Just(tiers)).prop_map(|(policy, tiers)| RouterConfig { policy, tiers })
     })
 }
@@ -426,7 +434,7 @@ fn insert_at(doc: &mut serde_json::Value, path: &str, key: &str) {
     target.insert(key.to_owned(), serde_json::json!(1));
 }
 
-const MUTATIONS: usize = 24;
+const MUTATIONS: usize = 26;
 
 /// Breaks `cfg` in one way (`which`), aiming at element `k`, and returns the path compile must
 /// report. Mutations that remove providers also drop residency rules, which could otherwise
@@ -580,6 +588,21 @@ fn mutate(cfg: &mut RouterConfig, which: usize, k: usize, x: f64) -> String {
             }
             let field = ["failureThreshold", "halfOpenProbes", "successThreshold", "openSeconds"][k % 4];
             format!("tiers[{t}].breaker.{field}")
+        }
+        23 => {
+            cfg.policy.version = (1 << 53) + (k as u64 % (u64::MAX - (1 << 53)));
+            "policy.version".into()
+        }
+        24 => {
+            let cache = &mut cfg.policy.cache;
+            let ttl = [0, 31_536_001, u64::MAX][k % 3];
+            if k.is_multiple_of(2) {
+                cache.exact.ttl_seconds = ttl;
+                "policy.cache.exact.ttlSeconds".into()
+            } else {
+                cache.semantic.ttl_seconds = ttl;
+                "policy.cache.semantic.ttlSeconds".into()
+            }
         }
         _ => {
             let name = cfg.tiers[0].providers[0].name.clone();

@@ -46,7 +46,7 @@ class ClassifierSpec(_Spec):
 
 class ExactCacheSpec(_Spec):
     enabled: bool = True
-    ttl_seconds: Annotated[int, Field(ge=1, le=18446744073709551615)] = Field(
+    ttl_seconds: Annotated[int, Field(ge=1, le=31536000)] = Field(
         default=3600,
         description="Seconds an entry is served; set `enabled: false` to turn the cache off.",
     )
@@ -54,16 +54,16 @@ class ExactCacheSpec(_Spec):
 
 class SemanticCacheSpec(_Spec):
     enabled: bool = True
-    ttl_seconds: Annotated[int, Field(ge=1, le=18446744073709551615)] = Field(
+    ttl_seconds: Annotated[int, Field(ge=1, le=31536000)] = Field(
         default=3600,
         description="Seconds an entry is served; set `enabled: false` to turn the cache off.",
     )
     similarity_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
-        default=0.8,
+        default=0.81,
         description="Cosine similarity a cached query must reach to be served.",
     )
     verifier_threshold: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
-        default=0.973,
+        default=0.971,
         description=(
             "Score the hit verifier must give the pair (`cache::verify`); 0 turns the verifier off and "
             "leaves the lexical guard as the only check beside similarity."
@@ -199,7 +199,7 @@ class PolicySpec(PolicyBody):
     """`RoutingPolicy.spec` plus the name/version the config source stamps on it."""
 
     name: str
-    version: Annotated[int, Field(ge=0, le=18446744073709551615)] = Field(
+    version: Annotated[int, Field(ge=0, le=9007199254740991)] = Field(
         description=(
             "Monotonic per policy; part of the exact-cache key so a policy change never serves stale "
             "answers."

@@ -1273,16 +1273,4 @@ mod tests {
         }
         assert!(inflections("deny").iter().any(|f| f == "denied"));
     }
-
-    #[test]
-    fn is_cheap() {
-        let a = "How do I export last month's invoices from Acme to CSV without losing the totals?";
-        let b = "how can i download the invoices of the previous month from acme as a csv";
-        let start = std::time::Instant::now();
-        for _ in 0..200 {
-            std::hint::black_box(refusal(a, b));
-        }
-        // Debug builds are ~10x slower than release, where a pair takes 10 to 20 µs.
-        assert!(start.elapsed() < std::time::Duration::from_millis(500));
-    }
 }

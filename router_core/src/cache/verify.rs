@@ -224,13 +224,13 @@ fn is_filler(word: &str) -> bool {
 
 const FILLER_WORDS: &[&str] = &[
     "a", "an", "the", "i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "we", "us", "our", "you", "your", "it",
-    "its", "this", "that", "these", "those", "there", "here", "is", "are", "am", "was", "were", "be", "been",
-    "being", "do", "doe", "did", "does", "have", "ha", "has", "had", "can", "could", "would", "will", "shall",
-    "should", "may", "might", "must", "to", "of", "in", "on", "at", "for", "with", "about", "by", "as", "from",
-    "and", "or", "so", "if", "then", "than", "what", "how", "when", "where", "which", "who", "why",
-    "please", "pls", "plz", "tell", "know", "let", "like", "want", "wanna", "need", "help", "just", "some", "any",
-    "get", "give", "show", "find", "hey", "hi", "hello", "olly", "ok", "okay", "thanks", "thank", "again", "also",
-    "really", "now", "right", "way", "possible", "able", "go", "going", "try", "trying",
+    "its", "this", "that", "these", "those", "there", "here", "is", "are", "am", "was", "were", "be", "been", "being",
+    "do", "doe", "did", "does", "have", "ha", "has", "had", "can", "could", "would", "will", "shall", "should", "may",
+    "might", "must", "to", "of", "in", "on", "at", "for", "with", "about", "by", "as", "from", "and", "or", "so", "if",
+    "then", "than", "what", "how", "when", "where", "which", "who", "why", "please", "pls", "plz", "tell", "know",
+    "let", "like", "want", "wanna", "need", "help", "just", "some", "any", "get", "give", "show", "find", "hey", "hi",
+    "hello", "olly", "ok", "okay", "thanks", "thank", "again", "also", "really", "now", "right", "way", "possible",
+    "able", "go", "going", "try", "trying",
 ];
 
 #[cfg(test)]
@@ -284,9 +284,11 @@ mod tests {
 
     #[test]
     fn one_word_swapped_in_the_same_frame_is_told_apart_from_filler() {
-        let swapped = features(&Words::of("set my alarm for eight am"), &Words::of("delete my alarm for eight am"), 0.9);
+        let swapped =
+            features(&Words::of("set my alarm for eight am"), &Words::of("delete my alarm for eight am"), 0.9);
         assert_eq!(swapped[5], 1.0);
-        let filler = features(&Words::of("can you tell me my credit score"), &Words::of("what is my credit score"), 0.9);
+        let filler =
+            features(&Words::of("can you tell me my credit score"), &Words::of("what is my credit score"), 0.9);
         assert_eq!(filler[7], 1.0);
     }
 

@@ -13,7 +13,8 @@ use crate::breaker::BreakerConfig;
 use crate::config::{
     is_http_url, provider_timeout_ms, BreakerSpec, CacheSpec, CascadeSpec, ClassifierSpec, DomainOverride, KeyRef,
     LimitsSpec, OnExceed, OverridesSpec, PolicySpec, ProviderSpec, Range, ResidencyRule, RouterConfig, TierSpec,
-    AT_LEAST_ONE, CASCADE_DEPTH, CLASSIFIER_TOKENS, NON_NEGATIVE, POSITIVE, SIMILARITY, TIER, UNIT, VERIFIER_THRESHOLD,
+    AT_LEAST_ONE, CACHE_TTL_SECONDS, CASCADE_DEPTH, CLASSIFIER_TOKENS, NON_NEGATIVE, POLICY_VERSION, POSITIVE,
+    SIMILARITY, TIER, UNIT, VERIFIER_THRESHOLD,
 };
 use crate::error::{CoreError, Result};
 
@@ -258,6 +259,8 @@ fn check_count(len: usize, range: Range, path: impl FnOnce() -> String, items: &
 
 fn check_policy(policy: &PolicySpec, known_domains: &[&str], regions: &AHashSet<&str>) -> Result<()> {
     ensure(!policy.name.trim().is_empty(), || "policy.name".into(), || "must not be empty".into())?;
+    // As f64: past 2^53 the cast rounds up, never down into the range.
+    check_range(policy.version as f64, POLICY_VERSION, || "policy.version".into())?;
     check_range(policy.expected_output_tokens, AT_LEAST_ONE, || "policy.expectedOutputTokens".into())?;
     check_classifier(&policy.classifier)?;
     check_cache(&policy.cache)?;
@@ -273,8 +276,8 @@ fn check_classifier(c: &ClassifierSpec) -> Result<()> {
 
 fn check_cache(c: &CacheSpec) -> Result<()> {
     // Seconds as f64: exact for any TTL that is not absurd, and the check is a range like the rest.
-    check_range(c.exact.ttl_seconds as f64, AT_LEAST_ONE, || "policy.cache.exact.ttlSeconds".into())?;
-    check_range(c.semantic.ttl_seconds as f64, AT_LEAST_ONE, || "policy.cache.semantic.ttlSeconds".into())?;
+    check_range(c.exact.ttl_seconds as f64, CACHE_TTL_SECONDS, || "policy.cache.exact.ttlSeconds".into())?;
+    check_range(c.semantic.ttl_seconds as f64, CACHE_TTL_SECONDS, || "policy.cache.semantic.ttlSeconds".into())?;
     let s = &c.semantic;
     check_range(s.similarity_threshold, SIMILARITY, || "policy.cache.semantic.similarityThreshold".into())?;
     check_range(s.verifier_threshold, VERIFIER_THRESHOLD, || "policy.cache.semantic.verifierThreshold".into())

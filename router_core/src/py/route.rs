@@ -386,6 +386,13 @@ impl PyRouter {
         py.detach(|| self.inner.expire_caches())
     }
 
+    /// Set the time the caches read (Unix ms), or the system clock again with None: tests move
+    /// time past a TTL instead of sleeping through it.
+    #[pyo3(signature = (now_ms))]
+    fn set_clock_ms(&self, now_ms: Option<u64>) {
+        self.inner.set_clock_ms(now_ms);
+    }
+
     fn cache_stats(&self, py: Python<'_>) -> PyCacheStats {
         py.detach(|| self.inner.cache_stats()).into()
     }

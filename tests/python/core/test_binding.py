@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -95,14 +94,21 @@ def test_semantic_cache_refuses_negated_near_miss(engine: RoutingEngine) -> None
 
 
 def test_cached_answers_expire_after_their_ttl(engine: RoutingEngine, default_config: RouterConfig) -> None:
-    short = patched(default_config, {"policy": {"cache": {"exact": {"ttlSeconds": 1}, "semantic": {"ttlSeconds": 1}}}})
-    engine.apply(short)
-    first = ask(engine, "Where is my parcel?")
-    engine.core.cache_put(first, answer(first.tier, "On its way"))
-    assert ask(engine, "Where is my parcel?").reason == "cache_exact"
-    time.sleep(1.2)
-    late = ask(engine, "Where is my parcel?")
-    assert late.cached is None
+    minute = patched(default_config, {"policy": {"cache": {"exact": {"ttlSeconds": 60}, "semantic": {"ttlSeconds": 60}}}})
+    engine.apply(minute)
+    start = 1_700_000_000_000
+    engine.core.set_clock_ms(start)
+    try:
+        first = ask(engine, "Where is my parcel?")
+        engine.core.cache_put(first, answer(first.tier, "On its way"))
+        engine.core.set_clock_ms(start + 59_999)
+        assert ask(engine, "Where is my parcel?").reason == "cache_exact"
+        assert ask(engine, "where is my parcel").reason == "cache_semantic"
+        engine.core.set_clock_ms(start + 60_000)
+        assert ask(engine, "Where is my parcel?").cached is None
+        assert ask(engine, "where is my parcel").cached is None
+    finally:
+        engine.core.set_clock_ms(None)
 
 
 def test_policy_version_change_invalidates_exact_hits(engine: RoutingEngine, default_config: RouterConfig) -> None:
