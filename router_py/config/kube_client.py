@@ -5,14 +5,18 @@ one-line message names the call and the cause.
 Login: every file in `KUBECONFIG`, merged as kubectl merges them; else the pod's service
 account; else `~/.kube/config`. Tokens, token files (re-read when the server answers 401, so a rotated
 service-account token is picked up), client certificates and exec credential plugins
-(`users[].user.exec`, `client.authentication.k8s.io/v1beta1` and `v1alpha1`) are lightkube's.
-The merge is ours: lightkube reads `$KUBECONFIG` as one path.
+(`users[].user.exec`, `client.authentication.k8s.io/v1`, `v1beta1` and `v1alpha1`; a token
+from the plugin, re-run when the server answers 401, so an expired token is renewed) are
+lightkube's. Ours: the merge (lightkube reads `$KUBECONFIG` as one path), `KUBERNETES_EXEC_INFO`
+for plugins, and the `v1` exec API. A plugin that returns a client certificate instead of a
+token is not supported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ import lightkube
 import msgspec
 import yaml
 from lightkube.config.client_adapter import user_auth
-from lightkube.config.models import Cluster, User
+from lightkube.config.models import Cluster, NameValue, User, UserExec
 from lightkube.core.client import FieldSelector
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
@@ -171,17 +175,32 @@ def _cluster_paths(cluster: Cluster, base: Path) -> Cluster:
 
 
 def _user_paths(user: User, base: Path) -> User:
-    plugin = user.exec
-    # A bare command name is looked up on PATH; one with a slash is a path, relative to the file.
-    if plugin is not None and os.sep in plugin.command:
-        plugin = msgspec.structs.replace(plugin, command=_absolute(plugin.command, base) or plugin.command)
     return msgspec.structs.replace(
         user,
         token_file=_absolute(user.token_file, base),
         client_cert=_absolute(user.client_cert, base),
         client_key=_absolute(user.client_key, base),
-        exec=plugin,
+        exec=_exec_plugin(user.exec, base) if user.exec is not None else None,
     )
+
+
+_EXEC_V1 = "client.authentication.k8s.io/v1"
+# The newest exec API lightkube accepts; its `status.token` is read the same way as v1's.
+_EXEC_V1BETA1 = "client.authentication.k8s.io/v1beta1"
+
+
+def _exec_plugin(plugin: UserExec, base: Path) -> UserExec:
+    """The plugin as kubectl runs it: `KUBERNETES_EXEC_INFO` set (lightkube does not set it, and
+    plugins such as kubelogin read it to know they may not prompt), and a `v1` plugin run too
+    (lightkube refuses that version, whose token output v1beta1's reader reads alike)."""
+    # A bare command name is looked up on PATH; one with a slash is a path, relative to the file.
+    command = str(base / plugin.command) if os.sep in plugin.command and not Path(plugin.command).is_absolute() else plugin.command
+    env = list(plugin.env or [])
+    if not any(variable.name == "KUBERNETES_EXEC_INFO" for variable in env):
+        info = {"apiVersion": plugin.apiVersion, "kind": "ExecCredential", "spec": {"interactive": False}}
+        env.append(NameValue(name="KUBERNETES_EXEC_INFO", value=json.dumps(info)))
+    api_version = _EXEC_V1BETA1 if plugin.apiVersion == _EXEC_V1 else plugin.apiVersion
+    return msgspec.structs.replace(plugin, command=command, env=env, apiVersion=api_version)
 
 
 async def authorization(config: lightkube.SingleConfig) -> str | None:

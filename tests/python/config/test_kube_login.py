@@ -193,3 +193,56 @@ async def test_a_failing_exec_plugin_is_a_config_error(tmp_path: Path, anyio_bac
     exec_spec = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "./get-token"}
     with pytest.raises(KubeConfigError, match="^login to https://c: Exec .*get-token returned 1: no session"):
         await run_authorization(tmp_path, exec=exec_spec)
+
+
+def exec_plugin(folder: Path) -> Path:
+    """A plugin that answers as kubectl's exec plugins do: with the API version and the token it
+    was asked for, refusing to run without the KUBERNETES_EXEC_INFO that kubectl sets."""
+    plugin = folder / "get-token"
+    plugin.write_text(
+        "#!/usr/bin/env python3\n"
+        "import json, os, sys\n"
+        "info = json.loads(os.environ['KUBERNETES_EXEC_INFO'])\n"
+        "assert info['spec'] == {'interactive': False}, info\n"
+        "status = {'token': 'for-' + info['apiVersion'].rsplit('/', 1)[1]}\n"
+        "json.dump({'apiVersion': info['apiVersion'], 'kind': 'ExecCredential', 'status': status}, sys.stdout)\n"
+    )
+    plugin.chmod(0o700)
+    return plugin
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("version", ["v1", "v1beta1", "v1alpha1"])
+async def test_exec_plugins_of_every_api_version_get_kubectls_exec_info(
+    tmp_path: Path, anyio_backend: str, version: str
+) -> None:
+    exec_plugin(tmp_path)
+    exec_spec = {
+        "apiVersion": f"client.authentication.k8s.io/{version}",
+        "command": "./get-token",
+        "interactiveMode": "Never",
+    }
+    assert await run_authorization(tmp_path, exec=exec_spec) == f"Bearer for-{version}"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_an_exec_info_the_kubeconfig_sets_is_kept(tmp_path: Path, anyio_backend: str) -> None:
+    exec_plugin(tmp_path)
+    mine = json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "spec": {"interactive": False}})
+    exec_spec = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "./get-token",
+        "env": [{"name": "KUBERNETES_EXEC_INFO", "value": mine}],
+    }
+    assert await run_authorization(tmp_path, exec=exec_spec) == "Bearer for-v1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_an_unknown_exec_api_version_is_a_config_error(tmp_path: Path, anyio_backend: str) -> None:
+    exec_plugin(tmp_path)
+    exec_spec = {"apiVersion": "client.authentication.k8s.io/v2", "command": "./get-token"}
+    with pytest.raises(KubeConfigError, match="^login to https://c: auth exec api version .*/v2 not implemented"):
+        await run_authorization(tmp_path, exec=exec_spec)
