@@ -194,7 +194,7 @@ def _exec_plugin(plugin: UserExec, base: Path) -> UserExec:
     plugins such as kubelogin read it to know they may not prompt), and a `v1` plugin run too
     (lightkube refuses that version, whose token output v1beta1's reader reads alike)."""
     # A bare command name is looked up on PATH; one with a slash is a path, relative to the file.
-    command = str(base / plugin.command) if os.sep in plugin.command and not Path(plugin.command).is_absolute() else plugin.command
+    command = _absolute(plugin.command, base) or plugin.command if os.sep in plugin.command else plugin.command
     env = list(plugin.env or [])
     if not any(variable.name == "KUBERNETES_EXEC_INFO" for variable in env):
         info = {"apiVersion": plugin.apiVersion, "kind": "ExecCredential", "spec": {"interactive": False}}
